@@ -1,0 +1,58 @@
+"""EncryptedTextField: text kept encrypted at rest with MultiFernet.
+
+The first key in NSCONNECT_ENCRYPTION_KEYS encrypts; every key decrypts, so a
+new key can be put in front and old rows re-encrypted later.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+from django.db import models
+
+
+@lru_cache(maxsize=4)
+def _multi_fernet(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in keys])
+
+
+def get_fernet() -> MultiFernet:
+    # Read on use, not at import, so override_settings and key rotation work.
+    keys = tuple(settings.NSCONNECT_ENCRYPTION_KEYS)
+    if not keys:
+        raise ImproperlyConfigured("NSCONNECT_ENCRYPTION_KEYS is empty: set at least one Fernet key.")
+    return _multi_fernet(keys)
+
+
+def encrypt(text: str) -> str:
+    return get_fernet().encrypt(text.encode()).decode("ascii")
+
+
+def decrypt(token: str) -> str:
+    try:
+        return get_fernet().decrypt(token.encode("ascii")).decode()
+    except InvalidToken:
+        # Say which setting is wrong; never echo the ciphertext.
+        raise ImproperlyConfigured(
+            "A stored secret cannot be decrypted with NSCONNECT_ENCRYPTION_KEYS "
+            "(was the key that encrypted it removed?)."
+        ) from None
+
+
+class EncryptedTextField(models.TextField):
+    """A TextField whose database column holds only Fernet tokens ("" stays "")."""
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> str | None:
+        if not value:
+            return value
+        return decrypt(value)
+
+    def get_prep_value(self, value: Any) -> Any:
+        value = super().get_prep_value(value)
+        if not value:
+            return value
+        return encrypt(value)

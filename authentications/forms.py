@@ -1,0 +1,348 @@
+"""The HTTP Authentication form: Alumio's NetSuite screen, checked against NetSuite's rules."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django import forms
+from django.core.files.uploadedfile import UploadedFile
+from django.utils import timezone
+
+from authentications import keys, netsuite
+from authentications.models import NETSUITE_MAX_CERTIFICATE_DAYS, HttpAuthentication
+from authentications.services import RESERVED_IDENTIFIERS, KeyMaterial, identifier_for
+
+# A 4096-bit RSA key in PEM is about 3.3 KB; a certificate chain a few KB.
+MAX_PEM_CHARS = 16 * 1024
+_CERTIFICATE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+_CONSUMER_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+PEM_ATTRS = {"rows": 5, "spellcheck": "false", "autocomplete": "off", "class": "font-monospace"}
+
+
+class WriteOnlyTextarea(forms.Textarea):
+    """Renders empty whatever was posted: a private key never goes back to the browser."""
+
+    def format_value(self, value: Any) -> None:
+        return None
+
+
+class AuthenticationForm(forms.ModelForm):
+    """Creates or edits an authentication; on edit a blank private key keeps the current one."""
+
+    certificate_id = forms.CharField(
+        label="Certificate ID",
+        max_length=255,
+        help_text="Shown in NetSuite at Setup > Integration > Manage Authentication > "
+        "OAuth 2.0 Client Credentials (M2M) Setup.",
+    )
+    token_url = forms.CharField(
+        label="Authentication URL",
+        required=False,
+        max_length=500,
+        help_text="For example https://1234567.suitetalk.api.netsuite.com"
+        f"{netsuite.TOKEN_PATH}. Left empty, it is made from the Account ID.",
+    )
+    private_key = forms.CharField(
+        label="Private key",
+        required=False,
+        strip=False,
+        widget=WriteOnlyTextarea(attrs=PEM_ATTRS),
+        help_text="PEM (BEGIN PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY). Write-only: it is "
+        "stored encrypted and never shown again.",
+    )
+    private_key_file = forms.FileField(label="or upload the private key file", required=False)
+    private_key_passphrase = forms.CharField(
+        label="Private key passphrase",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+        help_text="Only to open an encrypted key; never stored.",
+    )
+    certificate = forms.CharField(
+        label="Certificate",
+        required=False,
+        widget=forms.Textarea(attrs=PEM_ATTRS),
+        help_text="The public certificate (BEGIN CERTIFICATE) uploaded to NetSuite.",
+    )
+    certificate_file = forms.FileField(
+        label="or upload the certificate file (.pem, .crt, .cer)", required=False
+    )
+
+    class Meta:
+        model = HttpAuthentication
+        fields = [
+            "name",
+            "settings_type",
+            "provider",
+            "jwt_algorithm",
+            "consumer_key",
+            "scopes",
+            "account_id",
+        ]
+        help_texts = {
+            "consumer_key": "The Consumer Key (Client ID) of the integration record: 64 hexadecimal "
+            "characters. Not the Application ID, not the consumer secret.",
+            "scopes": "Comma separated: restlets, rest_webservices, suite_analytics (or mcp alone). "
+            "Each must be ticked on the integration record.",
+            "account_id": "Optional, for example 1234567 or 1234567_SB1.",
+        }
+
+    field_order = [
+        "name",
+        "settings_type",
+        "provider",
+        "jwt_algorithm",
+        "certificate_id",
+        "consumer_key",
+        "scopes",
+        "account_id",
+        "token_url",
+        "private_key",
+        "private_key_file",
+        "private_key_passphrase",
+        "certificate",
+        "certificate_file",
+    ]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.warnings: list[str] = []
+        self.key_material: KeyMaterial | None = None
+        self._private_key: keys.PrivateKey | None = None
+        self.active_key = self.instance.active_key() if self.instance.pk else None
+        if self.instance.pk:
+            self.fields["token_url"].initial = self.instance.token_url
+            if self.active_key is not None:
+                self.fields["certificate_id"].initial = self.active_key.certificate_id
+                self.fields["certificate"].initial = self.active_key.certificate_pem
+            self.fields["private_key"].help_text = (
+                "Leave blank to keep the current key. A new key must come with its certificate "
+                "and Certificate ID."
+            )
+
+    # --- single fields ------------------------------------------------------
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"].strip()
+        identifier = identifier_for(name)
+        if not identifier:
+            raise forms.ValidationError(
+                "Use at least one letter or digit: the name gives the identifier in URLs."
+            )
+        if not self.instance.pk and identifier in RESERVED_IDENTIFIERS:
+            raise forms.ValidationError(f'"{name}" is reserved for a page of nsconnect: choose another name.')
+        if not self.instance.pk and HttpAuthentication.objects.filter(identifier=identifier).exists():
+            raise forms.ValidationError(
+                f'The identifier "{identifier}" made from this name is taken: choose another name.'
+            )
+        return name
+
+    def clean_certificate_id(self) -> str:
+        value: str = self.cleaned_data["certificate_id"].strip()
+        if not _CERTIFICATE_ID.match(value):
+            raise forms.ValidationError(
+                "A Certificate ID has only letters, digits, - and _ (43 characters as NetSuite shows it)."
+            )
+        return value
+
+    def clean_consumer_key(self) -> str:
+        value: str = self.cleaned_data["consumer_key"].strip()
+        if _UUID.match(value):
+            raise forms.ValidationError(
+                "This looks like the Application ID. Enter the Consumer Key (Client ID) "
+                "of the integration record."
+            )
+        if not _CONSUMER_KEY.match(value):
+            raise forms.ValidationError(
+                "A NetSuite Consumer Key is 64 hexadecimal characters (0-9, a-f), shown once when the "
+                "integration record is saved."
+            )
+        return value
+
+    def clean_scopes(self) -> str:
+        try:
+            return ",".join(netsuite.parse_scopes(self.cleaned_data["scopes"]))
+        except netsuite.ProtocolValueError as error:
+            raise forms.ValidationError(str(error)) from None
+
+    def clean_account_id(self) -> str:
+        value: str = self.cleaned_data["account_id"].strip()
+        if value:
+            try:
+                netsuite.account_host(value)
+            except netsuite.ProtocolValueError as error:
+                raise forms.ValidationError(str(error)) from None
+        return value.upper()
+
+    def clean_private_key(self) -> str:
+        return self._pem_text("private_key", "private_key_file", "private key")
+
+    def clean_certificate(self) -> str:
+        return self._pem_text("certificate", "certificate_file", "certificate")
+
+    def _pem_text(self, text_field: str, file_field: str, what: str) -> str:
+        text: str = self.cleaned_data.get(text_field) or ""
+        upload: UploadedFile | None = self.files.get(self.add_prefix(file_field))
+        if upload is not None:
+            if text.strip():
+                raise forms.ValidationError(f"Paste the {what} or upload its file, not both.")
+            if (upload.size or 0) > MAX_PEM_CHARS:
+                raise forms.ValidationError(
+                    f"This file is {upload.size:,} bytes; a {what} in PEM is at most "
+                    f"{MAX_PEM_CHARS:,}. Upload the PEM file, not an archive or keystore."
+                )
+            try:
+                text = upload.read().decode("ascii")
+            except UnicodeDecodeError:
+                raise forms.ValidationError(
+                    f"This file is not PEM text. If it is DER (binary), convert it: "
+                    f"openssl {'x509' if what == 'certificate' else 'pkey'} "
+                    "-inform DER -in FILE -out FILE.pem"
+                ) from None
+        if len(text) > MAX_PEM_CHARS:
+            raise forms.ValidationError(
+                f"This is {len(text):,} characters; a {what} in PEM is at most {MAX_PEM_CHARS:,} "
+                "(an RSA 4096 key is about 3,300). Check that you pasted the right file."
+            )
+        return keys.normalize_pem(text) if text.strip() else ""
+
+    # --- the fields together ------------------------------------------------
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
+        self._clean_token_url(cleaned)
+        key = self._clean_private_key(cleaned)
+        if key is None:
+            return cleaned
+        self._private_key = key
+        algorithm = cleaned.get("jwt_algorithm")
+        if algorithm:
+            try:
+                keys.check_algorithm(algorithm, key)
+            except keys.KeyMaterialError as error:
+                self.add_error("jwt_algorithm", str(error))
+        facts = self._clean_certificate(cleaned, key)
+        certificate_id = cleaned.get("certificate_id")
+        if (
+            facts is not None
+            and certificate_id
+            and not self.errors
+            and self._key_version_changed(cleaned, facts)
+        ):
+            self.key_material = KeyMaterial(
+                certificate_id=certificate_id,
+                certificate=facts,
+                private_key_pem=keys.serialize_private_key(key),
+            )
+        return cleaned
+
+    def _clean_token_url(self, cleaned: dict[str, Any]) -> None:
+        url = cleaned.get("token_url", "").strip()
+        account_id = cleaned.get("account_id", "")
+        if not url and not account_id:
+            if "account_id" not in self.errors:
+                self.add_error("token_url", "Enter the Authentication URL, or an Account ID to make it from.")
+            return
+        if not url:
+            cleaned["token_url"] = netsuite.token_url_for_account(account_id)
+            return
+        try:
+            cleaned["token_url"] = netsuite.check_token_url(url)
+        except netsuite.ProtocolValueError as error:
+            self.add_error("token_url", str(error))
+            return
+        if account_id and not netsuite.is_allowlisted(url):
+            expected = netsuite.token_url_for_account(account_id)
+            if cleaned["token_url"] != expected:
+                self.add_error(
+                    "account_id",
+                    f"Account {account_id} has the token URL {expected}, not the Authentication URL "
+                    "entered. Correct one of them, or leave the Account ID empty.",
+                )
+
+    def _clean_private_key(self, cleaned: dict[str, Any]) -> keys.PrivateKey | None:
+        pem = cleaned.get("private_key", "")
+        if not pem:
+            if "private_key" in self.errors:
+                return None
+            if self.active_key is not None:
+                return keys.load_stored_private_key(
+                    (self.active_key.pk, self.active_key.fingerprint_sha256), self.active_key.private_key
+                )
+            self.add_error("private_key", "Paste the private key, or upload its file.")
+            return None
+        try:
+            return keys.load_private_key(pem, cleaned.get("private_key_passphrase", ""))
+        except keys.PassphraseError as error:
+            self.add_error("private_key_passphrase", str(error))
+        except keys.KeyMaterialError as error:
+            self.add_error("private_key", str(error))
+        return None
+
+    def _clean_certificate(
+        self, cleaned: dict[str, Any], key: keys.PrivateKey
+    ) -> keys.CertificateFacts | None:
+        pem = cleaned.get("certificate", "")
+        if not pem:
+            if "certificate" not in self.errors:
+                self.add_error(
+                    "certificate", "Paste the certificate uploaded to NetSuite, or upload its file."
+                )
+            return None
+        try:
+            facts = keys.certificate_facts(keys.load_certificate(pem), key)
+        except keys.KeyMaterialError as error:
+            self.add_error("certificate", str(error))
+            return None
+        now = timezone.now()
+        unchanged = (
+            self.active_key is not None and facts.fingerprint_sha256 == self.active_key.fingerprint_sha256
+        )
+        if facts.not_after <= now:
+            message = f"This certificate expired on {facts.not_after:%Y-%m-%d}; NetSuite refuses it."
+            if not unchanged:
+                self.add_error("certificate", message + " Make a new key pair and certificate.")
+                return None
+            self.warnings.append(message)
+        if facts.not_before > now and not unchanged:
+            self.add_error(
+                "certificate", f"This certificate is not valid before {facts.not_before:%Y-%m-%d %H:%M} UTC."
+            )
+            return None
+        if facts.validity_days > NETSUITE_MAX_CERTIFICATE_DAYS:
+            self.warnings.append(
+                f"This certificate is valid for {facts.validity_days} days. NetSuite cuts any "
+                f"certificate to two years ({NETSUITE_MAX_CERTIFICATE_DAYS} days) from its upload, "
+                "so nsconnect counts down to the earlier date."
+            )
+        return facts
+
+    def _key_version_changed(self, cleaned: dict[str, Any], facts: keys.CertificateFacts) -> bool:
+        if self.active_key is None:
+            return True
+        return (
+            bool(cleaned.get("private_key"))
+            or facts.fingerprint_sha256 != self.active_key.fingerprint_sha256
+            or cleaned["certificate_id"] != self.active_key.certificate_id
+        )
+
+    # --- what the view needs --------------------------------------------------
+
+    def authentication_values(self) -> dict[str, Any]:
+        return {name: self.cleaned_data[name] for name in (*self.Meta.fields, "token_url")}
+
+    def credentials(self) -> netsuite.Credentials:
+        """The credentials on screen, for Retrieve before Save (call after is_valid())."""
+        assert self._private_key is not None  # noqa: S101  (is_valid() set it)
+        return netsuite.Credentials(
+            consumer_key=self.cleaned_data["consumer_key"],
+            certificate_id=self.cleaned_data["certificate_id"],
+            algorithm=self.cleaned_data["jwt_algorithm"],
+            scopes=self.cleaned_data["scopes"].split(","),
+            token_url=self.cleaned_data["token_url"],
+            private_key=self._private_key,
+        )

@@ -1,0 +1,214 @@
+"""The domain: HTTP authentications, their signing keys, tokens and audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from authentications.fields import EncryptedTextField
+
+# NetSuite shortens any certificate to two years from its upload.
+NETSUITE_MAX_CERTIFICATE_DAYS = 730
+
+
+class SettingsType(models.TextChoices):
+    OAUTH2 = "oauth2", "OAuth2 authentication"
+
+
+class Provider(models.TextChoices):
+    NETSUITE = "netsuite", "Netsuite"
+
+
+class JwtAlgorithm(models.TextChoices):
+    # RS256/384/512 (PKCS#1 v1.5) are refused by NetSuite since 1 March 2025.
+    PS256 = "PS256", "PS256"
+    PS384 = "PS384", "PS384"
+    PS512 = "PS512", "PS512"
+    ES256 = "ES256", "ES256"
+    ES384 = "ES384", "ES384"
+    ES512 = "ES512", "ES512"
+
+
+class HttpAuthentication(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    identifier = models.SlugField(max_length=100, unique=True)
+    settings_type = models.CharField(
+        "settings", max_length=20, choices=SettingsType.choices, default=SettingsType.OAUTH2
+    )
+    provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.NETSUITE)
+    jwt_algorithm = models.CharField(
+        "JWT algorithm", max_length=5, choices=JwtAlgorithm.choices, default=JwtAlgorithm.PS256
+    )
+    consumer_key = models.CharField(max_length=255)
+    scopes = models.CharField(max_length=100)
+    account_id = models.CharField("account ID", max_length=40, blank=True)
+    token_url = models.URLField("authentication URL", max_length=500)
+    enabled = models.BooleanField(default=True)
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    # Refresh status: what the last token retrieval did.
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def scope_list(self) -> list[str]:
+        return [scope for scope in self.scopes.split(",") if scope]
+
+    @property
+    def account_host(self) -> str:
+        return urlsplit(self.token_url).hostname or ""
+
+    def active_key(self) -> SigningKey | None:
+        return self.signing_keys.filter(state=SigningKey.State.ACTIVE).first()
+
+    def current_token(self) -> AccessToken | None:
+        try:
+            return self.access_token
+        except AccessToken.DoesNotExist:
+            return None
+
+
+class SigningKey(models.Model):
+    """One key version of an authentication: private key, certificate and its Certificate ID."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACTIVE = "active", "Active"
+        RETIRED = "retired", "Retired"
+
+    authentication = models.ForeignKey(
+        HttpAuthentication, on_delete=models.CASCADE, related_name="signing_keys"
+    )
+    certificate_id = models.CharField("certificate ID", max_length=255)
+    private_key = EncryptedTextField(blank=True)
+    certificate_pem = models.TextField("certificate")
+    key_type = models.CharField(max_length=3)  # "RSA" or "EC"
+    key_size = models.PositiveIntegerField()
+    curve = models.CharField(max_length=10, blank=True)  # "P-256", "P-384", "P-521"
+    fingerprint_sha256 = models.CharField("SHA-256 fingerprint", max_length=64)
+    subject = models.CharField(max_length=500, blank=True)
+    not_before = models.DateTimeField()
+    not_after = models.DateTimeField()
+    effective_expires_at = models.DateTimeField(
+        help_text="The earlier of the certificate's notAfter and 730 days after it was added."
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["authentication"],
+                condition=Q(state="active"),
+                name="one_active_signing_key_per_authentication",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.certificate_id} ({self.get_state_display()})"
+
+    @property
+    def key_description(self) -> str:
+        return f"EC {self.curve}" if self.key_type == "EC" else f"RSA {self.key_size}"
+
+    @property
+    def is_cut_by_netsuite(self) -> bool:
+        """True when NetSuite's two-year cap ends the certificate before its notAfter."""
+        return self.effective_expires_at < self.not_after
+
+    def days_left(self, now: datetime | None = None) -> int:
+        remaining = self.effective_expires_at - (now or timezone.now())
+        return remaining.days
+
+    @staticmethod
+    def effective_expiry(not_after: datetime, added_at: datetime) -> datetime:
+        return min(not_after, added_at + timedelta(days=NETSUITE_MAX_CERTIFICATE_DAYS))
+
+
+class AccessToken(models.Model):
+    """The current access token of an authentication (NetSuite issues no refresh token)."""
+
+    authentication = models.OneToOneField(
+        HttpAuthentication, on_delete=models.CASCADE, related_name="access_token"
+    )
+    value = EncryptedTextField()
+    token_type = models.CharField(max_length=20, default="Bearer")
+    obtained_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    signing_key = models.ForeignKey(
+        SigningKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"token of {self.authentication_id} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.expires_at <= (now or timezone.now())
+
+    def seconds_left(self, now: datetime | None = None) -> int:
+        return max(0, int((self.expires_at - (now or timezone.now())).total_seconds()))
+
+
+class AuditEvent(models.Model):
+    """Who did what to which authentication, when and from where; never a secret."""
+
+    class Action(models.TextChoices):
+        CREATE = "authentication.create", "Created"
+        UPDATE = "authentication.update", "Edited"
+        DELETE = "authentication.delete", "Deleted"
+        TOKEN_RETRIEVED = "token.retrieved", "Token retrieved"
+        TOKEN_FAILED = "token.failed", "Token retrieval failed"
+
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Kept as text so the trail still reads after a user or record is deleted.
+    actor_label = models.CharField(max_length=150)
+    action = models.CharField(max_length=40, choices=Action.choices)
+    authentication = models.ForeignKey(
+        HttpAuthentication,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_events",
+    )
+    authentication_name = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"

@@ -1,0 +1,300 @@
+"""Operations on HTTP authentications: every write, with its audit event.
+
+Views, commands and tasks only translate to and from these functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.models import AnonymousUser
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+from django.utils.text import slugify
+
+from authentications import netsuite
+from authentications.keys import CertificateFacts, load_stored_private_key
+from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
+
+logger = logging.getLogger(__name__)
+
+# Who acts: a signed-in user, or a name for the system ("command line", "scheduler").
+Actor = AbstractBaseUser | AnonymousUser | str | None
+
+
+def _user(actor: Actor) -> Any:
+    return actor if isinstance(actor, AbstractBaseUser) and actor.pk else None
+
+
+def _actor_label(actor: Actor) -> str:
+    if isinstance(actor, AbstractBaseUser):
+        return actor.get_username()
+    if isinstance(actor, AnonymousUser):
+        return "anonymous"
+    return actor or "system"
+
+
+AUTHENTICATION_FIELDS = (
+    "name",
+    "settings_type",
+    "provider",
+    "jwt_algorithm",
+    "consumer_key",
+    "scopes",
+    "account_id",
+    "token_url",
+)
+
+
+@dataclass(frozen=True)
+class KeyMaterial:
+    """A checked private key (PKCS#8 PEM), its certificate and the Certificate ID NetSuite gave it."""
+
+    certificate_id: str
+    certificate: CertificateFacts
+    private_key_pem: str = field(repr=False)
+
+
+def audit(
+    *,
+    action: str,
+    authentication: HttpAuthentication | None,
+    actor: Actor = None,
+    ip_address: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEvent:
+    return AuditEvent.objects.create(
+        actor=_user(actor),
+        actor_label=_actor_label(actor),
+        action=action,
+        authentication=authentication,
+        authentication_name=authentication.name if authentication else "",
+        ip_address=ip_address,
+        details=details or {},
+    )
+
+
+def _add_signing_key(authentication: HttpAuthentication, material: KeyMaterial, actor: Actor) -> SigningKey:
+    now = timezone.now()
+    facts = material.certificate
+    signing_key = SigningKey(
+        authentication=authentication,
+        certificate_id=material.certificate_id,
+        private_key=material.private_key_pem,
+        certificate_pem=facts.certificate_pem,
+        key_type=facts.key_type,
+        key_size=facts.key_size,
+        curve=facts.curve,
+        fingerprint_sha256=facts.fingerprint_sha256,
+        subject=facts.subject[:500],
+        not_before=facts.not_before,
+        not_after=facts.not_after,
+        effective_expires_at=SigningKey.effective_expiry(facts.not_after, now),
+        state=SigningKey.State.ACTIVE,
+        created_by=_user(actor),
+        created_at=now,
+        activated_at=now,
+    )
+    signing_key.full_clean(exclude=["authentication"])
+    signing_key.save()
+    return signing_key
+
+
+def _key_details(signing_key: SigningKey) -> dict[str, Any]:
+    return {
+        "certificate_id": signing_key.certificate_id,
+        "fingerprint_sha256": signing_key.fingerprint_sha256,
+        "key": signing_key.key_description,
+        "effective_expires_at": signing_key.effective_expires_at.isoformat(),
+    }
+
+
+# Path segments under /authentications/ that an identifier must not take.
+RESERVED_IDENTIFIERS = frozenset({"new", "keys"})
+
+
+def identifier_for(name: str) -> str:
+    return slugify(name)[:100]
+
+
+@transaction.atomic
+def authentication_create(
+    *,
+    actor: Actor,
+    values: dict[str, Any],
+    key_material: KeyMaterial,
+    ip_address: str | None = None,
+) -> HttpAuthentication:
+    user = _user(actor)
+    authentication = HttpAuthentication(
+        **{name: values[name] for name in AUTHENTICATION_FIELDS},
+        identifier=identifier_for(values["name"]),
+        owner=user,
+        created_by=user,
+        updated_by=user,
+    )
+    authentication.full_clean()
+    authentication.save()
+    signing_key = _add_signing_key(authentication, key_material, actor)
+    audit(
+        action=AuditEvent.Action.CREATE,
+        authentication=authentication,
+        actor=actor,
+        ip_address=ip_address,
+        details={"identifier": authentication.identifier, "signing_key": _key_details(signing_key)},
+    )
+    return authentication
+
+
+@transaction.atomic
+def authentication_update(
+    *,
+    authentication: HttpAuthentication,
+    actor: Actor,
+    values: dict[str, Any],
+    key_material: KeyMaterial | None,
+    ip_address: str | None = None,
+) -> HttpAuthentication:
+    # Compare with the stored row, not the caller's instance (a ModelForm edits it in place).
+    authentication = HttpAuthentication.objects.select_for_update().get(pk=authentication.pk)
+    changed = [name for name in AUTHENTICATION_FIELDS if getattr(authentication, name) != values[name]]
+    for name in changed:
+        setattr(authentication, name, values[name])
+    authentication.updated_by = _user(actor)
+    authentication.updated_at = timezone.now()
+    authentication.full_clean()
+    authentication.save()
+    details: dict[str, Any] = {"changed": changed}
+    if key_material is not None:
+        now = timezone.now()
+        retired = authentication.signing_keys.filter(state=SigningKey.State.ACTIVE).update(
+            state=SigningKey.State.RETIRED, retired_at=now
+        )
+        signing_key = _add_signing_key(authentication, key_material, actor)
+        details["signing_key"] = _key_details(signing_key)
+        details["retired_keys"] = retired
+    audit(
+        action=AuditEvent.Action.UPDATE,
+        authentication=authentication,
+        actor=actor,
+        ip_address=ip_address,
+        details=details,
+    )
+    return authentication
+
+
+@transaction.atomic
+def authentication_delete(
+    *, authentication: HttpAuthentication, actor: Actor, ip_address: str | None = None
+) -> None:
+    audit(
+        action=AuditEvent.Action.DELETE,
+        authentication=authentication,
+        actor=actor,
+        ip_address=ip_address,
+        details={"identifier": authentication.identifier},
+    )
+    authentication.delete()
+
+
+def credentials_for(authentication: HttpAuthentication, signing_key: SigningKey) -> netsuite.Credentials:
+    private_key = load_stored_private_key(
+        (signing_key.pk, signing_key.fingerprint_sha256), signing_key.private_key
+    )
+    return netsuite.Credentials(
+        consumer_key=authentication.consumer_key,
+        certificate_id=signing_key.certificate_id,
+        algorithm=authentication.jwt_algorithm,
+        scopes=authentication.scope_list,
+        token_url=authentication.token_url,
+        private_key=private_key,
+    )
+
+
+def token_probe(*, credentials: netsuite.Credentials) -> netsuite.TokenResponse:
+    """Retrieve a token with values that are not saved (the form's Retrieve button); store nothing."""
+    return netsuite.request_token(credentials, timezone.now())
+
+
+def token_retrieve(
+    *, authentication: HttpAuthentication, actor: Actor, ip_address: str | None = None
+) -> AccessToken:
+    """Retrieve a token with the active key and make it the current one.
+
+    On failure the previous token and key stay as they were; the status and the
+    audit trail say what went wrong, and the TokenRequestError is raised again.
+    """
+    signing_key = authentication.active_key()
+    if signing_key is None:
+        raise netsuite.TokenRequestError("no_key", "This authentication has no active signing key.")
+    now = timezone.now()
+    try:
+        response = netsuite.request_token(credentials_for(authentication, signing_key), now)
+    except netsuite.TokenRequestError as error:
+        _record_failure(authentication, signing_key, error, actor, ip_address, now)
+        raise
+    expires_at = response.expires_at(now)
+    with transaction.atomic():
+        token, _ = AccessToken.objects.update_or_create(
+            authentication=authentication,
+            defaults={
+                "value": response.access_token,
+                "token_type": response.token_type,
+                "obtained_at": now,
+                "expires_at": expires_at,
+                "signing_key": signing_key,
+            },
+        )
+        HttpAuthentication.objects.filter(pk=authentication.pk).update(
+            last_success_at=now, last_error="", failing_since=None, consecutive_failures=0
+        )
+        audit(
+            action=AuditEvent.Action.TOKEN_RETRIEVED,
+            authentication=authentication,
+            actor=actor,
+            ip_address=ip_address,
+            details={"certificate_id": signing_key.certificate_id, "expires_at": expires_at.isoformat()},
+        )
+    authentication.refresh_from_db(
+        fields=["last_success_at", "last_error", "failing_since", "consecutive_failures"]
+    )
+    logger.info("token retrieved for %s, valid until %s", authentication.identifier, expires_at)
+    return token
+
+
+def _record_failure(
+    authentication: HttpAuthentication,
+    signing_key: SigningKey,
+    error: netsuite.TokenRequestError,
+    actor: Actor,
+    ip_address: str | None,
+    now: Any,
+) -> None:
+    with transaction.atomic():
+        HttpAuthentication.objects.filter(pk=authentication.pk).update(
+            last_error=error.message,
+            failing_since=Coalesce(F("failing_since"), now),
+            consecutive_failures=F("consecutive_failures") + 1,
+        )
+        audit(
+            action=AuditEvent.Action.TOKEN_FAILED,
+            authentication=authentication,
+            actor=actor,
+            ip_address=ip_address,
+            details={
+                "certificate_id": signing_key.certificate_id,
+                "kind": error.kind,
+                "status": error.status,
+                "error": error.error_code,
+                "message": error.message,
+            },
+        )
+    authentication.refresh_from_db(
+        fields=["last_success_at", "last_error", "failing_since", "consecutive_failures"]
+    )
+    logger.warning("token retrieval failed for %s: %s", authentication.identifier, error.message)

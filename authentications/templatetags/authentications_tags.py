@@ -1,0 +1,38 @@
+"""Badges for certificate days left and token status, the same on every page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+from django.utils import timezone
+
+from authentications.models import HttpAuthentication, SigningKey
+
+register = template.Library()
+
+
+def days_left_colour(days: int) -> str:
+    if days <= 7:
+        return "danger"
+    if days <= 30:
+        return "warning"
+    return "success"
+
+
+@register.inclusion_tag("authentications/includes/days_left.html")
+def days_left(signing_key: SigningKey | None) -> dict[str, Any]:
+    if signing_key is None:
+        return {"signing_key": None}
+    days = signing_key.days_left()
+    return {"signing_key": signing_key, "days": days, "colour": days_left_colour(days)}
+
+
+@register.inclusion_tag("authentications/includes/token_status.html")
+def token_status(authentication: HttpAuthentication) -> dict[str, Any]:
+    token = authentication.current_token()
+    return {
+        "authentication": authentication,
+        "token": token,
+        "expired": token is not None and token.is_expired(timezone.now()),
+    }

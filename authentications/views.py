@@ -1,0 +1,192 @@
+"""Pages of the HTTP Authentication dashboard; they translate to and from services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.contrib import messages
+from django.db.models import Prefetch, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.views.decorators.http import require_http_methods, require_POST
+
+from authentications import netsuite, services
+from authentications.forms import AuthenticationForm
+from authentications.models import HttpAuthentication, SigningKey
+
+
+@dataclass
+class RetrieveOutcome:
+    """What pressing "Retrieve an access token key" did, for the result beside the button."""
+
+    ok: bool
+    message: str = ""
+    expires_at: datetime | None = None
+    field_errors: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _get_authentication(request: HttpRequest, identifier: str) -> HttpAuthentication:
+    # Every signed-in user may read and change authentications until roles arrive.
+    return get_object_or_404(HttpAuthentication, identifier=identifier)
+
+
+def _listed_authentications() -> QuerySet[HttpAuthentication]:
+    active_keys = SigningKey.objects.filter(state=SigningKey.State.ACTIVE).defer("private_key")
+    return (
+        HttpAuthentication.objects.select_related("access_token")
+        .defer("access_token__value")
+        .prefetch_related(Prefetch("signing_keys", queryset=active_keys, to_attr="active_keys"))
+    )
+
+
+@require_http_methods(["GET"])
+def authentication_list(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "authentications/list.html",
+        {"authentications": _listed_authentications()},
+    )
+
+
+@require_http_methods(["GET"])
+def authentication_detail(request: HttpRequest, identifier: str) -> HttpResponse:
+    authentication = _get_authentication(request, identifier)
+    return render(
+        request,
+        "authentications/detail.html",
+        {
+            "authentication": authentication,
+            "active_key": authentication.active_key(),
+            "token": authentication.current_token(),
+            "audit_events": authentication.audit_events.all()[:10],
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def authentication_create(request: HttpRequest) -> HttpResponse:
+    return _form_page(request, HttpAuthentication())
+
+
+@require_http_methods(["GET", "POST"])
+def authentication_edit(request: HttpRequest, identifier: str) -> HttpResponse:
+    return _form_page(request, _get_authentication(request, identifier))
+
+
+def _form_page(request: HttpRequest, authentication: HttpAuthentication) -> HttpResponse:
+    is_new = authentication.pk is None
+    if request.method != "POST":
+        form = AuthenticationForm(instance=authentication)
+        return _render_form(request, form, authentication)
+    form = AuthenticationForm(request.POST, request.FILES, instance=authentication)
+    if "retrieve_token" in request.POST:
+        outcome = _retrieve_with_form(form)
+        if _is_htmx(request):
+            return render(request, "authentications/_retrieve_result.html", {"outcome": outcome})
+        return _render_form(request, form, authentication, outcome=outcome)
+    if not form.is_valid():
+        return _render_form(request, form, authentication)
+    if is_new:
+        assert form.key_material is not None  # noqa: S101  (a valid new form always has a key)
+        authentication = services.authentication_create(
+            actor=request.user,
+            values=form.authentication_values(),
+            key_material=form.key_material,
+            ip_address=_ip(request),
+        )
+        messages.success(request, f"Saved {authentication.name}.")
+    else:
+        authentication = services.authentication_update(
+            authentication=authentication,
+            actor=request.user,
+            values=form.authentication_values(),
+            key_material=form.key_material,
+            ip_address=_ip(request),
+        )
+        messages.success(request, f"Saved the changes to {authentication.name}.")
+    for warning in form.warnings:
+        messages.warning(request, warning)
+    return redirect("authentications:detail", identifier=authentication.identifier)
+
+
+def _render_form(
+    request: HttpRequest,
+    form: AuthenticationForm,
+    authentication: HttpAuthentication,
+    outcome: RetrieveOutcome | None = None,
+) -> HttpResponse:
+    # A re-rendered form never carries the private key back to the browser.
+    key_was_posted = form.is_bound and bool(
+        form.data.get("private_key", "").strip() or form.files.get("private_key_file")
+    )
+    return render(
+        request,
+        "authentications/form.html",
+        {
+            "form": form,
+            "authentication": authentication,
+            "is_new": authentication.pk is None,
+            "outcome": outcome,
+            "paste_key_again": key_was_posted,
+        },
+        status=422 if form.is_bound and form.errors else 200,
+    )
+
+
+def _retrieve_with_form(form: AuthenticationForm) -> RetrieveOutcome:
+    if not form.is_valid():
+        errors = [
+            (str(form.fields[name].label) if name in form.fields else "Form", str(message))
+            for name, messages_ in form.errors.items()
+            for message in messages_
+        ]
+        return RetrieveOutcome(ok=False, message="Fix these fields first:", field_errors=errors)
+    try:
+        response = services.token_probe(credentials=form.credentials())
+    except netsuite.TokenRequestError as error:
+        return RetrieveOutcome(ok=False, message=error.message)
+    return RetrieveOutcome(ok=True, expires_at=response.expires_at(timezone.now()))
+
+
+@require_POST
+def token_retrieve(request: HttpRequest, identifier: str) -> HttpResponse:
+    authentication = _get_authentication(request, identifier)
+    try:
+        token = services.token_retrieve(
+            authentication=authentication, actor=request.user, ip_address=_ip(request)
+        )
+        outcome = RetrieveOutcome(ok=True, expires_at=token.expires_at)
+    except netsuite.TokenRequestError as error:
+        outcome = RetrieveOutcome(ok=False, message=error.message)
+    if _is_htmx(request):
+        return render(request, "authentications/_retrieve_result.html", {"outcome": outcome})
+    if outcome.ok:
+        assert outcome.expires_at is not None  # noqa: S101
+        valid_until = date_format(timezone.localtime(outcome.expires_at), "DATETIME_FORMAT")
+        messages.success(request, f"Access token retrieved, valid until {valid_until}.")
+    else:
+        messages.error(request, outcome.message)
+    return redirect("authentications:detail", identifier=authentication.identifier)
+
+
+@require_http_methods(["GET", "POST"])
+def authentication_delete(request: HttpRequest, identifier: str) -> HttpResponse:
+    authentication = _get_authentication(request, identifier)
+    if request.method == "POST":
+        services.authentication_delete(
+            authentication=authentication, actor=request.user, ip_address=_ip(request)
+        )
+        messages.success(request, f"Deleted {authentication.name}.")
+        return redirect("authentications:list")
+    return render(request, "authentications/confirm_delete.html", {"authentication": authentication})

@@ -1,0 +1,146 @@
+"""Shared fixtures: settings for tests, the fake NetSuite, users and key material."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+
+from tests import keyfactory
+from tests.fake_netsuite import FakeNetSuite
+
+# Made as the tests run; never a key from the repository.
+ENCRYPTION_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture(scope="session")
+def fake_netsuite_server() -> Iterator[FakeNetSuite]:
+    with FakeNetSuite() as server:
+        yield server
+
+
+@pytest.fixture
+def fake_netsuite(fake_netsuite_server: FakeNetSuite) -> Iterator[FakeNetSuite]:
+    fake_netsuite_server.reset()
+    yield fake_netsuite_server
+    fake_netsuite_server.reset()
+
+
+@pytest.fixture(autouse=True)
+def _nsconnect_settings(settings: Any, fake_netsuite_server: FakeNetSuite) -> None:
+    settings.NSCONNECT_ENCRYPTION_KEYS = [ENCRYPTION_KEY]
+    settings.NSCONNECT_TOKEN_URL_ALLOWLIST = [fake_netsuite_server.origin]
+    settings.NSCONNECT_HTTP_CONNECT_TIMEOUT = 2.0
+    settings.NSCONNECT_HTTP_READ_TIMEOUT = 5.0
+    # The manifest needs collectstatic; tests serve static files from the finders.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def alice(django_user_model: Any) -> Any:
+    """Alice integrates systems with NetSuite and owns the authentications."""
+    return django_user_model.objects.create_user(username="alice", email="alice@example.com", password="x")
+
+
+@pytest.fixture
+def alice_client(client: Any, alice: Any) -> Any:
+    client.force_login(alice)
+    return client
+
+
+@dataclass
+class Registered:
+    """A key pair NetSuite knows: what an integrator would paste into the form."""
+
+    kind: str
+    private_key_pem: str
+    certificate_pem: str
+    certificate_id: str
+    consumer_key: str
+
+    @property
+    def algorithm(self) -> str:
+        return keyfactory.ALGORITHM_FOR_KIND[self.kind]
+
+
+def new_consumer_key() -> str:
+    return secrets.token_hex(32)
+
+
+def new_certificate_id() -> str:
+    return secrets.token_urlsafe(32)[:43]
+
+
+@pytest.fixture
+def register(fake_netsuite: FakeNetSuite):
+    """Make (or reuse) a key of a kind, a certificate for it, and map both in the fake NetSuite."""
+
+    def _register(
+        kind: str = "p256", *, scopes: tuple[str, ...] = ("restlets", "rest_webservices")
+    ) -> Registered:
+        key = keyfactory.private_key(kind)
+        registered = Registered(
+            kind=kind,
+            private_key_pem=keyfactory.private_pem(key),
+            certificate_pem=keyfactory.certificate_pem(key),
+            certificate_id=new_certificate_id(),
+            consumer_key=new_consumer_key(),
+        )
+        fake_netsuite.register(
+            consumer_key=registered.consumer_key,
+            certificate_id=registered.certificate_id,
+            certificate_pem=registered.certificate_pem,
+            scopes=scopes,
+        )
+        return registered
+
+    return _register
+
+
+@pytest.fixture
+def form_data(fake_netsuite: FakeNetSuite):
+    """The HTTP Authentication form as an integrator fills it in for a registered key."""
+
+    def _form_data(registered: Registered, **overrides: str) -> dict[str, str]:
+        data = {
+            "name": "Acme ERP",
+            "settings_type": "oauth2",
+            "provider": "netsuite",
+            "jwt_algorithm": registered.algorithm,
+            "certificate_id": registered.certificate_id,
+            "consumer_key": registered.consumer_key,
+            "scopes": "restlets,rest_webservices",
+            "account_id": "",
+            "token_url": fake_netsuite.token_url,
+            "private_key": registered.private_key_pem,
+            "private_key_passphrase": "",
+            "certificate": registered.certificate_pem,
+        }
+        data.update(overrides)
+        return data
+
+    return _form_data
+
+
+@pytest.fixture
+def create_authentication(form_data: Any, alice: Any):
+    """Save an authentication the way the form does, for tests that start from a saved record."""
+    from authentications import services
+    from authentications.forms import AuthenticationForm
+
+    def _create(registered: Registered, **overrides: str) -> Any:
+        form = AuthenticationForm(data=form_data(registered, **overrides))
+        assert form.is_valid(), form.errors
+        assert form.key_material is not None
+        return services.authentication_create(
+            actor=alice, values=form.authentication_values(), key_material=form.key_material
+        )
+
+    return _create

@@ -1,0 +1,435 @@
+"""A fake NetSuite OAuth 2.0 client-credentials token endpoint on a real local server.
+
+It verifies client assertions with jwcrypto (the product signs with PyJWT) by the rules
+of NETSUITE.md sections 1-3, scripts failures for the product's tests, and runs by hand
+as a sandbox with no NetSuite account: ``python -m tests.fake_netsuite --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Self
+from urllib.parse import parse_qs
+
+from jwcrypto import jwk, jws
+
+TOKEN_PATH = "/services/rest/auth/oauth2/v1/token"  # noqa: S105 - a URL path
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+FORM_FIELDS = frozenset({"grant_type", "client_assertion_type", "client_assertion"})
+KNOWN_SCOPES = frozenset({"restlets", "rest_webservices", "suite_analytics", "mcp"})
+DEFAULT_SCOPES = ("restlets", "rest_webservices", "suite_analytics")
+# alg -> (kty, crv) its key must have
+ALG_KEYS: dict[str, tuple[str, str | None]] = {f"PS{bits}": ("RSA", None) for bits in (256, 384, 512)}
+ALG_KEYS |= {"ES256": ("EC", "P-256"), "ES384": ("EC", "P-384"), "ES512": ("EC", "P-521")}
+MAX_BODY = 1 << 20
+HUGE_SIZE = 5 * 1024 * 1024
+TIMEOUT_SLEEP = 3.0
+JSON, HTML = "application/json", "text/html; charset=utf-8"
+
+_Canned = tuple[int, str, bytes, dict[str, str], str | None]
+
+
+def _json(obj: object) -> bytes:
+    return json.dumps(obj).encode()
+
+
+def _oauth(status: int, code: str, headers: dict[str, str] | None = None) -> _Canned:
+    return status, JSON, _json({"error": code}), headers or {}, code
+
+
+def _html(status: int, title: str) -> _Canned:
+    page = f"<html><head><title>{title}</title></head><body><h1>{title}</h1></body>"
+    return status, HTML, page.encode() + b"</html>", {}, None
+
+
+# kind -> (status, content type, body, extra headers, error code to record)
+_SCRIPTED: dict[str, _Canned] = {
+    "invalid_client": _oauth(401, "invalid_client"),
+    "invalid_scope": _oauth(400, "invalid_scope"),
+    "invalid_request": _oauth(400, "invalid_request"),
+    "invalid_grant": _oauth(400, "invalid_grant"),
+    "server_error": _oauth(500, "server_error"),
+    "bad_gateway": _html(502, "502 Bad Gateway"),
+    "service_unavailable": _html(503, "503 Service Unavailable"),
+    "gateway_timeout": _html(504, "504 Gateway Timeout"),
+    "rate_limited": _oauth(429, "rate_limited", {"Retry-After": "120"}),
+    "not_json": (200, HTML, b"<html><body>Maintenance</body></html>", {}, None),
+    "no_token": (200, JSON, b'{"token_type": "Bearer", "expires_in": 3600}', {}, None),
+    "redirect": (302, HTML, b"", {"Location": "http://127.0.0.1:9/elsewhere"}, None),
+}
+FAILURE_KINDS = frozenset(_SCRIPTED) | {"timeout", "huge"}
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    form: dict[str, list[str]]
+    jose_header: dict | None = None
+    claims: dict | None = None
+    status: int = 200
+    error: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class _Mapping:
+    consumer_key: str
+    key: jwk.JWK
+    scopes: frozenset[str]
+
+
+class _Reject(Exception):
+    def __init__(self, status: int, error: str, reason: str) -> None:
+        super().__init__(reason)
+        self.status, self.error = status, error
+
+
+def _client(reason: str) -> _Reject:
+    return _Reject(401, "invalid_client", reason)
+
+
+def _bad_request(reason: str) -> _Reject:
+    return _Reject(400, "invalid_request", reason)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"  # keep-alive, as requests' connection pool expects
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # tests stay quiet; the CLI prints its own line per request
+
+    def _serve(self) -> None:
+        self.server.fake._handle(self)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # stop() must not wait for a scripted "timeout" to wake up
+    request_queue_size = 128  # the default backlog of 5 resets bursts of connections
+
+    def __init__(self, address: tuple[str, int], fake: FakeNetSuite) -> None:
+        super().__init__(address, _Handler)
+        self.fake = fake
+
+
+class FakeNetSuite:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._host, self._port = host, port
+        self._lock = threading.Lock()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._address: tuple[str, int] | None = None
+        self._mappings: dict[str, _Mapping] = {}
+        self._revoked: set[str] = set()
+        self._failures: deque[str] = deque()
+        self._echo = False
+        self.delay: float = 0
+        self.expires_in: str | int = "3600"
+        self.token_type: str = "Bearer"  # noqa: S105 - a token type, not a secret
+        self.requests: list[RecordedRequest] = []
+        self.issued_tokens: list[str] = []
+
+    def start(self) -> Self:
+        if self._server is None:
+            self._server = _Server((self._host, self._port), self)
+            self._address = (self._host, self._server.server_address[1])
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, name="fake-netsuite", daemon=True
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def origin(self) -> str:
+        if self._address is None:
+            raise RuntimeError("FakeNetSuite is not started: call start() first")
+        return f"http://{self._address[0]}:{self._address[1]}"
+
+    @property
+    def token_url(self) -> str:
+        return self.origin + TOKEN_PATH
+
+    def register(
+        self,
+        *,
+        consumer_key: str,
+        certificate_id: str,
+        certificate_pem: str,
+        scopes: Iterable[str] = DEFAULT_SCOPES,
+    ) -> None:
+        if "-----BEGIN CERTIFICATE-----" not in certificate_pem:
+            raise ValueError("NetSuite takes an X.509 certificate, not a bare key")
+        wanted = frozenset(scopes.split(",") if isinstance(scopes, str) else scopes)
+        if not wanted <= KNOWN_SCOPES:
+            raise ValueError(f"unknown scopes {sorted(wanted - KNOWN_SCOPES)}")
+        key = jwk.JWK.from_pem(certificate_pem.encode())
+        with self._lock:
+            self._mappings[certificate_id] = _Mapping(consumer_key, key, wanted)
+            self._revoked.discard(certificate_id)
+
+    def revoke(self, certificate_id: str) -> None:
+        with self._lock:
+            self._revoked.add(certificate_id)
+
+    def fail_next(self, kind: str, times: int = 1) -> None:
+        if kind not in FAILURE_KINDS:
+            raise ValueError(f"unknown kind {kind!r}; one of {sorted(FAILURE_KINDS)}")
+        with self._lock:
+            self._failures.extend([kind] * times)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests.clear()
+            self.issued_tokens.clear()
+            self._failures.clear()
+            self.delay = 0
+
+    def _handle(self, h: _Handler) -> None:
+        headers = {name.lower(): value for name, value in h.headers.items()}
+        size = headers.get("content-length", "0")
+        length = int(size) if size.isascii() and size.isdigit() else -1
+        sane = 0 <= length <= MAX_BODY
+        body = h.rfile.read(length) if sane else b""
+        h.close_connection = h.close_connection or not sane  # unread body: hang up
+        form = parse_qs(body.decode(errors="replace"), keep_blank_values=True)
+        rec = RecordedRequest(h.command, h.path, headers, form)
+        if h.command != "POST" or h.path.split("?", 1)[0] != TOKEN_PATH:
+            rec.status, rec.error = 404, "not_found"
+            rec.reason = f"no route for {h.command} {h.path}"
+            self._record(rec)
+            self._send(h, 404, JSON, _json({"error": "not_found"}))
+            return
+        with self._lock:
+            kind = self._failures.popleft() if self._failures else None
+        try:
+            if not sane:
+                raise _bad_request(f"bad or oversized Content-Length {length}")
+            self._judge(headers, form, rec)
+        except _Reject as reject:
+            rec.status, rec.error, rec.reason = reject.status, reject.error, str(reject)
+        if kind is not None:
+            self._answer_scripted(h, rec, kind)
+        elif rec.error is not None:
+            self._record(rec)
+            self._send(h, rec.status, JSON, _json({"error": rec.error}))
+        else:
+            token, body = self._token_body()
+            with self._lock:
+                self.issued_tokens.append(token)
+            self._record(rec)
+            self._send(h, 200, JSON, body)
+
+    def _token_body(self) -> tuple[str, bytes]:
+        # Real access tokens are JWTs that clients must treat as opaque: random will do.
+        token = ".".join(secrets.token_urlsafe(n) for n in (24, 96, 64))
+        return token, _json(
+            {"access_token": token, "expires_in": self.expires_in, "token_type": self.token_type}
+        )
+
+    def _answer_scripted(self, h: _Handler, rec: RecordedRequest, kind: str) -> None:
+        rules = f" (the rules alone would say: {rec.reason})" if rec.reason else ""
+        rec.reason = f"scripted failure {kind!r}{rules}"
+        if kind in _SCRIPTED:
+            status, ctype, body, extra, rec.error = _SCRIPTED[kind]
+            rec.status = status
+            self._record(rec)
+            self._send(h, status, ctype, body, extra)
+            return
+        rec.status, rec.error = 200, None
+        self._record(rec)
+        if kind == "timeout":
+            time.sleep(TIMEOUT_SLEEP)
+            self._send(h, 200, JSON, self._token_body()[1])
+        else:  # "huge"
+            head = b'{"expires_in": "3600", "token_type": "Bearer", "access_token": "'
+            pad = HUGE_SIZE - len(head) - 2
+            self._send(h, 200, JSON, head + b"a" * pad + b'"}')
+
+    def _judge(self, headers: dict[str, str], form: dict[str, list[str]], rec: RecordedRequest) -> None:
+        """Apply NETSUITE.md section 2 in order; raise _Reject at the first failure."""
+        ctype = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if ctype != "application/x-www-form-urlencoded":
+            raise _bad_request(f"Content-Type {ctype!r} is not form-urlencoded")
+        if "authorization" in headers:
+            raise _bad_request("multiple client authentications: Authorization header")
+        for name in ("client_secret", "client_id"):
+            if name in form:
+                raise _bad_request(f"multiple client authentications: {name} field")
+        if set(form) != FORM_FIELDS or any(len(v) != 1 for v in form.values()):
+            raise _bad_request(f"body fields {sorted(form)}: not the three, once each")
+        if form["grant_type"][0] != "client_credentials":
+            raise _bad_request(f"grant_type {form['grant_type'][0]!r} is wrong")
+        if form["client_assertion_type"][0] != ASSERTION_TYPE:
+            raise _bad_request("client_assertion_type is not jwt-bearer")
+
+        token = jws.JWS()
+        try:
+            assertion = form["client_assertion"][0]
+            if assertion.count(".") != 2:  # jwcrypto would also take JSON serialization
+                raise ValueError("not three dot-separated segments")
+            token.deserialize(assertion)
+            header = token.jose_header
+            if not isinstance(header, dict):
+                raise TypeError("protected header is not a JSON object")
+        except Exception as exc:  # jwcrypto raises assorted types on hostile input
+            raise _bad_request(f"client_assertion is not a compact JWS: {exc}") from exc
+        rec.jose_header = header
+
+        alg, kid = header.get("alg"), header.get("kid")
+        if header.get("typ") != "JWT":
+            raise _client(f"typ {header.get('typ')!r} is not 'JWT'")
+        if alg not in ALG_KEYS:
+            why = " (PKCS#1 v1.5, refused since 1 March 2025)" if alg in ("RS256", "RS384", "RS512") else ""
+            raise _client(f"alg {alg!r} is not accepted{why}")
+        if "kid" not in header:
+            raise _Reject(500, "server_error", "no kid in the JOSE header")
+        with self._lock:
+            mapping = self._mappings.get(kid) if isinstance(kid, str) else None
+            revoked = kid in self._revoked if isinstance(kid, str) else False
+        if mapping is None:
+            raise _client(f"kid {kid!r} is not registered")
+        if revoked:
+            raise _client(f"certificate {kid!r} is revoked")
+        kty, crv = ALG_KEYS[alg]
+        have_kty, have_crv = mapping.key.get("kty"), mapping.key.get("crv")
+        if have_kty != kty or (crv is not None and have_crv != crv):
+            have = f"{have_kty} {have_crv or ''}".strip()
+            raise _client(f"InvalidSignature: {alg} cannot use this {have} key")
+        token.allowed_algs = [alg]
+        try:
+            token.verify(mapping.key, alg=alg)
+            claims = json.loads(token.payload)
+        except ValueError as exc:
+            raise _bad_request("assertion payload is not JSON") from exc
+        except Exception as exc:
+            raise _client(f"InvalidSignature: does not verify with {kid!r}") from exc
+        if not isinstance(claims, dict):
+            raise _bad_request("assertion payload is not a JSON object")
+        rec.claims = claims
+        self._judge_claims(claims, mapping, str(kid))
+
+    def _judge_claims(self, claims: dict[str, Any], mapping: _Mapping, kid: str) -> None:
+        iss, aud = claims.get("iss"), claims.get("aud")
+        if iss != mapping.consumer_key:
+            raise _client(f"iss {iss!r} is not the consumer key mapped to {kid!r}")
+        if aud != self.token_url:
+            raise _client(f"aud {aud!r} is not {self.token_url!r}")
+        iat, exp, now = claims.get("iat"), claims.get("exp"), int(time.time())
+        if type(iat) is not int or type(exp) is not int:  # bool is not an integer here
+            raise _client(f"iat {iat!r} and exp {exp!r} must both be integers")
+        if iat > now + 300:
+            raise _client(f"iat is {iat - now} s in the future (clock skew)")
+        if iat < now - 600:
+            raise _client(f"iat is {now - iat} s old (clock skew)")
+        if exp <= now:
+            raise _client(f"assertion expired {now - exp} s ago")
+        if exp <= iat or exp - iat >= 3600:
+            raise _client(f"exp - iat is {exp - iat} s; must be in 1..3599")
+        if "jti" in claims and not isinstance(claims["jti"], str):
+            raise _client(f"jti {claims['jti']!r} is not a string")
+        scope = claims.get("scope")
+        if not isinstance(scope, str):
+            raise _bad_request(f"scope {scope!r} is not a comma-separated string")
+        scopes = [s.strip() for s in scope.split(",")]
+        mixed_mcp = "mcp" in scopes and len(scopes) > 1
+        if not set(scopes) <= KNOWN_SCOPES or len(set(scopes)) != len(scopes) or mixed_mcp:
+            raise _Reject(400, "invalid_scope", f"scope {scope!r}: unknown, repeated, or mcp with others")
+        if not set(scopes) <= mapping.scopes:
+            missing = sorted(set(scopes) - mapping.scopes)
+            raise _Reject(400, "invalid_scope", f"ScopeMismatched: {missing} not on the integration record")
+
+    def _record(self, rec: RecordedRequest) -> None:
+        # Recorded before answering, so a test sees it as soon as its response arrives.
+        with self._lock:
+            self.requests.append(rec)
+        if self._echo:
+            stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+            line = f"{stamp} {rec.method} {rec.path} -> {rec.status} {rec.error or '-'} {rec.reason}"
+            print(line, flush=True)
+
+    def _send(
+        self, h: _Handler, status: int, ctype: str, body: bytes, extra: dict[str, str] | None = None
+    ) -> None:
+        if self.delay:
+            time.sleep(self.delay)
+        try:
+            h.send_response(status)
+            h.send_header("Content-Type", ctype)
+            if status == 401:
+                h.send_header("WWW-Authenticate", 'Bearer error="invalid_client"')
+            for name, value in (extra or {}).items():
+                h.send_header(name, value)
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            if h.command != "HEAD":
+                view, chunk = memoryview(body), 64 * 1024
+                for start in range(0, len(body), chunk):
+                    h.wfile.write(view[start : start + chunk])
+        except ConnectionError:  # the client gave up (read timeout, size cap)
+            h.close_connection = True
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.fake_netsuite",
+        description="Fake NetSuite OAuth 2.0 client-credentials token endpoint.",
+    )
+    add = parser.add_argument
+    add("--certificate", required=True, type=Path, help="PEM certificate file")
+    add("--certificate-id", required=True, help="Certificate ID (the JWT kid)")
+    add("--consumer-key", required=True, help="Client ID / Consumer Key (the JWT iss)")
+    add("--scopes", default=",".join(DEFAULT_SCOPES), help="comma-separated scopes on the integration")
+    add("--host", default="127.0.0.1")
+    add("--port", type=int, default=8900)
+    args = parser.parse_args(argv)
+
+    fake = FakeNetSuite(args.host, args.port)
+    scopes = [s.strip() for s in args.scopes.split(",") if s.strip()]
+    pem = args.certificate.read_text()
+    fake.register(
+        consumer_key=args.consumer_key, certificate_id=args.certificate_id, certificate_pem=pem, scopes=scopes
+    )
+    fake._echo = True
+    fake.start()
+    print(f"Token URL: {fake.token_url}")
+    print(f"Add to NSCONNECT_TOKEN_URL_ALLOWLIST: {fake.origin}")
+    print("One line per request below; Ctrl-C to stop.", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print("Stopping.")
+    finally:
+        fake.stop()
+
+
+if __name__ == "__main__":
+    main()
