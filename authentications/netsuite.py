@@ -266,9 +266,6 @@ def _parse_response(response: requests.Response, content: bytes) -> TokenRespons
             "Company URLs (Setup > Company > Company Information).",
             status=status,
         )
-    error_code = payload.get("error") if payload else None
-    if isinstance(error_code, str) and _ERROR_CODE.match(error_code):
-        raise _oauth_error(status, error_code)
     if status == 429:
         retry_after = _retry_after(response)
         wait = f" Retry after {retry_after} seconds." if retry_after else ""
@@ -278,6 +275,9 @@ def _parse_response(response: requests.Response, content: bytes) -> TokenRespons
             status=status,
             retry_after=retry_after,
         )
+    error_code = payload.get("error") if payload else None
+    if isinstance(error_code, str) and _ERROR_CODE.match(error_code):
+        raise _oauth_error(status, error_code)
     if status >= 500:
         raise TokenRequestError(
             "unavailable",

@@ -10,7 +10,6 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
-from django.utils.formats import date_format
 from django.views.decorators.http import require_http_methods, require_POST
 
 from authentications import netsuite, services
@@ -173,8 +172,8 @@ def token_retrieve(request: HttpRequest, identifier: str) -> HttpResponse:
         return render(request, "authentications/_retrieve_result.html", {"outcome": outcome})
     if outcome.ok:
         assert outcome.expires_at is not None  # noqa: S101
-        valid_until = date_format(timezone.localtime(outcome.expires_at), "DATETIME_FORMAT")
-        messages.success(request, f"Access token retrieved, valid until {valid_until}.")
+        valid_until = timezone.localtime(outcome.expires_at)
+        messages.success(request, f"Access token retrieved, valid until {valid_until:%Y-%m-%d %H:%M %Z}.")
     else:
         messages.error(request, outcome.message)
     return redirect("authentications:detail", identifier=authentication.identifier)

@@ -28,6 +28,8 @@ def fake_netsuite(fake_netsuite_server: FakeNetSuite) -> Iterator[FakeNetSuite]:
     fake_netsuite_server.reset()
     yield fake_netsuite_server
     fake_netsuite_server.reset()
+    fake_netsuite_server.expires_in = "3600"
+    fake_netsuite_server.token_type = "Bearer"
 
 
 @pytest.fixture(autouse=True)
