@@ -1,0 +1,121 @@
+"""Editing an authentication: a blank private key keeps the current one."""
+
+from __future__ import annotations
+
+import pytest
+
+from authentications.models import AuditEvent, HttpAuthentication, SigningKey
+from tests import keyfactory
+from tests.conftest import new_certificate_id
+
+pytestmark = pytest.mark.django_db
+
+
+def edit_url(authentication: HttpAuthentication) -> str:
+    return f"/authentications/{authentication.identifier}/edit/"
+
+
+def test_the_edit_form_shows_current_values_but_not_the_key(alice_client, register, create_authentication):
+    registered = register("p256")
+    authentication = create_authentication(registered)
+    response = alice_client.get(edit_url(authentication))
+    page = response.content.decode()
+    assert registered.consumer_key in page
+    assert registered.certificate_id in page
+    assert registered.certificate_pem.splitlines()[1] in page
+    assert registered.private_key_pem.splitlines()[1] not in page
+    assert "Leave blank to keep the current key" in page
+
+
+def test_a_blank_private_key_keeps_the_current_key(alice_client, register, create_authentication, form_data):
+    registered = register("p256")
+    authentication = create_authentication(registered)
+    key = authentication.active_key()
+    data = form_data(registered, private_key="", scopes="restlets")
+    response = alice_client.post(edit_url(authentication), data)
+    assert response.status_code == 302
+    authentication.refresh_from_db()
+    assert authentication.scopes == "restlets"
+    assert list(SigningKey.objects.values_list("pk", "state")) == [(key.pk, "active")]
+    assert authentication.active_key().private_key == key.private_key
+    event = AuditEvent.objects.filter(action="authentication.update").get()
+    assert event.details == {"changed": ["scopes"]}
+
+
+def test_a_new_key_becomes_a_new_active_key_version(alice_client, register, create_authentication, form_data):
+    old = register("p256")
+    authentication = create_authentication(old)
+    old_key = authentication.active_key()
+    new = register("rsa3072")
+    data = form_data(new, consumer_key=old.consumer_key)
+    response = alice_client.post(edit_url(authentication), data)
+    assert response.status_code == 302
+    old_key.refresh_from_db()
+    assert old_key.state == "retired" and old_key.retired_at is not None
+    active = authentication.active_key()
+    assert (active.certificate_id, active.key_type, active.key_size) == (new.certificate_id, "RSA", 3072)
+    assert SigningKey.objects.filter(state="active").count() == 1
+    details = AuditEvent.objects.filter(action="authentication.update").get().details
+    assert details["signing_key"]["certificate_id"] == new.certificate_id
+    assert "BEGIN" not in str(details)
+
+
+def test_a_new_certificate_id_alone_makes_a_new_version_with_the_same_key(
+    alice_client, register, create_authentication, form_data
+):
+    registered = register("p256")
+    authentication = create_authentication(registered)
+    old_key = authentication.active_key()
+    certificate_id = new_certificate_id()
+    response = alice_client.post(
+        edit_url(authentication), form_data(registered, private_key="", certificate_id=certificate_id)
+    )
+    assert response.status_code == 302
+    active = authentication.active_key()
+    assert active.pk != old_key.pk
+    assert active.certificate_id == certificate_id
+    assert active.private_key == old_key.private_key
+
+
+def test_a_bad_edit_changes_nothing(alice_client, register, create_authentication, form_data):
+    registered = register("p256")
+    authentication = create_authentication(registered)
+    key = authentication.active_key()
+    other = keyfactory.private_key("p384")
+    data = form_data(
+        registered,
+        scopes="restlets",
+        private_key=keyfactory.private_pem(other),
+        jwt_algorithm="ES384",
+    )
+    # The certificate still belongs to the old key.
+    response = alice_client.post(edit_url(authentication), data)
+    assert response.status_code == 422
+    assert "belongs to another key" in " ".join(response.context["form"].errors["certificate"])
+    authentication.refresh_from_db()
+    assert authentication.scopes == "restlets,rest_webservices"
+    assert authentication.jwt_algorithm == "ES256"
+    assert list(SigningKey.objects.values_list("pk", "state")) == [(key.pk, "active")]
+    assert AuditEvent.objects.filter(action="authentication.update").count() == 0
+
+
+def test_retrieve_on_the_edit_form_uses_the_stored_key(
+    alice_client, register, create_authentication, form_data, fake_netsuite
+):
+    registered = register("p521")
+    authentication = create_authentication(registered)
+    data = {**form_data(registered, private_key=""), "retrieve_token": "1"}
+    response = alice_client.post(edit_url(authentication), data, HTTP_HX_REQUEST="true")
+    assert "Access token retrieved" in response.content.decode()
+    assert fake_netsuite.requests[-1].jose_header["kid"] == registered.certificate_id
+
+
+def test_the_identifier_stays_when_the_name_changes(alice_client, register, create_authentication, form_data):
+    registered = register("p256")
+    authentication = create_authentication(registered)
+    response = alice_client.post(
+        edit_url(authentication), form_data(registered, private_key="", name="Acme 2")
+    )
+    assert response["Location"] == "/authentications/acme-erp/"
+    authentication.refresh_from_db()
+    assert (authentication.name, authentication.identifier) == ("Acme 2", "acme-erp")
