@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.core import checks
 
 from authentications.checks import check_allowlist, check_secrets
 
 
-def ids(errors: list[checks.CheckMessage]) -> list[str]:
+def ids(errors: Sequence[checks.CheckMessage]) -> list[str]:
     return [error.id or "" for error in errors]
 
 
