@@ -20,7 +20,7 @@ _CONSUMER_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
-PEM_ATTRS = {"rows": 5, "spellcheck": "false", "autocomplete": "off", "class": "font-monospace"}
+PEM_ATTRS = {"rows": 8, "spellcheck": "false", "autocomplete": "off", "class": "font-monospace"}
 
 
 class WriteOnlyTextarea(forms.Textarea):
@@ -51,6 +51,7 @@ class AuthenticationForm(forms.ModelForm):
         required=False,
         strip=False,
         widget=WriteOnlyTextarea(attrs=PEM_ATTRS),
+        error_messages={"required": "Paste the private key, or upload its file."},
         help_text="PEM (BEGIN PRIVATE KEY, RSA PRIVATE KEY or EC PRIVATE KEY). Write-only: it is "
         "stored encrypted and never shown again.",
     )
@@ -66,6 +67,7 @@ class AuthenticationForm(forms.ModelForm):
         label="Certificate",
         required=False,
         widget=forms.Textarea(attrs=PEM_ATTRS),
+        error_messages={"required": "Paste the certificate uploaded to NetSuite, or upload its file."},
         help_text="The public certificate (BEGIN CERTIFICATE) uploaded to NetSuite.",
     )
     certificate_file = forms.FileField(
@@ -114,6 +116,10 @@ class AuthenticationForm(forms.ModelForm):
         self.key_material: KeyMaterial | None = None
         self._private_key: keys.PrivateKey | None = None
         self.active_key = self.instance.active_key() if self.instance.pk else None
+        # Required unless its file is uploaded; on edit a blank private key keeps the current one.
+        for text, upload in (("private_key", "private_key_file"), ("certificate", "certificate_file")):
+            has_upload = bool(self.files.get(self.add_prefix(upload)))
+            self.fields[text].required = not has_upload and not (text == "private_key" and self.active_key)
         if self.instance.pk:
             self.fields["token_url"].initial = self.instance.token_url
             if self.active_key is not None:
@@ -208,7 +214,11 @@ class AuthenticationForm(forms.ModelForm):
                 f"This is {len(text):,} characters; a {what} in PEM is at most {MAX_PEM_CHARS:,} "
                 "(an RSA 4096 key is about 3,300). Check that you pasted the right file."
             )
-        return keys.normalize_pem(text) if text.strip() else ""
+        if not text.strip():
+            if self.fields[text_field].required:
+                raise forms.ValidationError(self.fields[text_field].error_messages["required"])
+            return ""
+        return keys.normalize_pem(text)
 
     # --- the fields together ------------------------------------------------
 
@@ -267,14 +277,11 @@ class AuthenticationForm(forms.ModelForm):
     def _clean_private_key(self, cleaned: dict[str, Any]) -> keys.PrivateKey | None:
         pem = cleaned.get("private_key", "")
         if not pem:
-            if "private_key" in self.errors:
+            if self.active_key is None or "private_key" in self.errors:
                 return None
-            if self.active_key is not None:
-                return keys.load_stored_private_key(
-                    (self.active_key.pk, self.active_key.fingerprint_sha256), self.active_key.private_key
-                )
-            self.add_error("private_key", "Paste the private key, or upload its file.")
-            return None
+            return keys.load_stored_private_key(
+                (self.active_key.pk, self.active_key.fingerprint_sha256), self.active_key.private_key
+            )
         try:
             return keys.load_private_key(pem, cleaned.get("private_key_passphrase", ""))
         except keys.PassphraseError as error:
@@ -288,10 +295,6 @@ class AuthenticationForm(forms.ModelForm):
     ) -> keys.CertificateFacts | None:
         pem = cleaned.get("certificate", "")
         if not pem:
-            if "certificate" not in self.errors:
-                self.add_error(
-                    "certificate", "Paste the certificate uploaded to NetSuite, or upload its file."
-                )
             return None
         try:
             facts = keys.certificate_facts(keys.load_certificate(pem), key)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -147,8 +147,12 @@ class SigningKey(models.Model):
         return self.effective_expires_at < self.not_after
 
     def days_left(self, now: datetime | None = None) -> int:
-        remaining = self.effective_expires_at - (now or timezone.now())
-        return remaining.days
+        """Calendar days (UTC) until the effective expiry: 0 on the day itself, negative after."""
+        today = (now or timezone.now()).astimezone(UTC).date()
+        return (self.effective_expires_at.astimezone(UTC).date() - today).days
+
+    def is_expired(self, now: datetime | None = None) -> bool:
+        return self.effective_expires_at <= (now or timezone.now())
 
     @staticmethod
     def effective_expiry(not_after: datetime, added_at: datetime) -> datetime:

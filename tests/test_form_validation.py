@@ -322,3 +322,16 @@ def test_it_keeps_what_was_typed_except_the_private_key(alice_client, form_data,
     assert registered.certificate_id in page
     assert registered.private_key_pem.splitlines()[1] not in page
     assert "paste it (or choose its file) again" in page
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        ("private_key", "Paste the private key, or upload its file."),
+        ("certificate", "Paste the certificate uploaded to NetSuite, or upload its file."),
+    ],
+)
+@pytest.mark.parametrize("blank", ["", "  \n  "])
+def test_it_needs_the_key_and_the_certificate(alice_client, form_data, register, field, message, blank):
+    response = alice_client.post(NEW, form_data(register("p256"), **{field: blank}))
+    assert_refused(response, field, message)

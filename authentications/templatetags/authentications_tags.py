@@ -24,8 +24,14 @@ def days_left_colour(days: int) -> str:
 def days_left(signing_key: SigningKey | None) -> dict[str, Any]:
     if signing_key is None:
         return {"signing_key": None}
-    days = signing_key.days_left()
-    return {"signing_key": signing_key, "days": days, "colour": days_left_colour(days)}
+    now = timezone.now()
+    days = signing_key.days_left(now)
+    return {
+        "signing_key": signing_key,
+        "days": days,
+        "expired": signing_key.is_expired(now),
+        "colour": days_left_colour(days),
+    }
 
 
 @register.inclusion_tag("authentications/includes/token_status.html")

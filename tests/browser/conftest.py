@@ -1,0 +1,48 @@
+"""Browser tests: a real Chromium from Debian, driven by pytest-playwright against live_server."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# pytest-playwright keeps an asyncio loop running in the main thread, so Django
+# would refuse the ORM calls that live_server and the tests make there.
+os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+HERE = Path(__file__).parent
+# SESSION_COOKIE_SECURE and CSRF_COOKIE_SECURE stay as in production: Chromium counts
+# http://localhost (live_server's host) as a secure context and keeps Secure cookies.
+
+
+# First, so that -m "not browser" sees the marker when it deselects.
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if HERE in item.path.parents:
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    if not CHROMIUM.exists():
+        # Skipping in CI would let the browser tests silently stop running.
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(
+                f"{CHROMIUM} is missing: CI must install Debian's chromium (apt-get install -y chromium)"
+            )
+        pytest.skip("install Debian's chromium to run browser tests: apt-get install -y chromium")
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
