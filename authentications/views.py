@@ -24,7 +24,8 @@ class RetrieveOutcome:
     ok: bool
     message: str = ""
     expires_at: datetime | None = None
-    field_errors: list[tuple[str, str]] = field(default_factory=list)
+    # (field id, label, message): the result links each message to its field.
+    field_errors: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 def _ip(request: HttpRequest) -> str | None:
@@ -146,7 +147,11 @@ def _render_form(
 def _retrieve_with_form(form: AuthenticationForm) -> RetrieveOutcome:
     if not form.is_valid():
         errors = [
-            (str(form.fields[name].label) if name in form.fields else "Form", str(message))
+            (
+                form[name].id_for_label if name in form.fields else "authentication-form",
+                str(form.fields[name].label) if name in form.fields else "Form",
+                str(message),
+            )
             for name, messages_ in form.errors.items()
             for message in messages_
         ]

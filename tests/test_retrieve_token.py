@@ -96,7 +96,7 @@ def test_retrieve_lists_what_to_fix_first(alice_client, register, form_data, fak
     )
     page = response.content.decode()
     assert "Fix these fields first" in page
-    assert "JWT algorithm" in page and "choose ES256" in page
+    assert 'href="#id_jwt_algorithm">JWT algorithm</a>' in page and "choose ES256" in page
     assert fake_netsuite.requests == []
 
 
@@ -259,3 +259,21 @@ def test_failures_count_up_and_a_success_clears_them(
         "",
     )
     assert "Valid until" in alice_client.get("/authentications/").content.decode()
+
+
+def test_logs_never_hold_the_token_the_assertion_or_the_key(
+    alice_client, register, create_authentication, fake_netsuite, caplog
+):
+    registered = register("rsa3072")
+    authentication = create_authentication(registered)
+    with caplog.at_level("DEBUG"):
+        alice_client.post(retrieve_url(authentication))
+        fake_netsuite.fail_next("invalid_client")
+        alice_client.post(retrieve_url(authentication))
+    logged = caplog.text
+    assert "token retrieved for acme-erp" in logged
+    assert "invalid_client" in logged
+    assert fake_netsuite.issued_tokens[0] not in logged
+    for request in fake_netsuite.requests:
+        assert request.form["client_assertion"][0] not in logged
+    assert registered.private_key_pem.splitlines()[1] not in logged
