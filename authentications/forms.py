@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import validate_email
 from django.utils import timezone
 
 from authentications import keys, netsuite
@@ -84,7 +85,10 @@ class AuthenticationForm(forms.ModelForm):
             "consumer_key",
             "scopes",
             "account_id",
+            "enabled",
+            "alert_recipients",
         ]
+        widgets = {"alert_recipients": forms.Textarea(attrs={"rows": 2})}
         help_texts = {
             "consumer_key": "The Consumer Key (Client ID) of the integration record: 64 hexadecimal "
             "characters. Not the Application ID, not the consumer secret.",
@@ -108,6 +112,8 @@ class AuthenticationForm(forms.ModelForm):
         "private_key_passphrase",
         "certificate",
         "certificate_file",
+        "enabled",
+        "alert_recipients",
     ]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -183,6 +189,15 @@ class AuthenticationForm(forms.ModelForm):
             except netsuite.ProtocolValueError as error:
                 raise forms.ValidationError(str(error)) from None
         return value.upper()
+
+    def clean_alert_recipients(self) -> str:
+        addresses = [a for a in re.split(r"[\s,;]+", self.cleaned_data["alert_recipients"]) if a]
+        for address in addresses:
+            try:
+                validate_email(address)
+            except forms.ValidationError:
+                raise forms.ValidationError(f"{address} is not an email address.") from None
+        return ", ".join(addresses)
 
     def clean_private_key(self) -> str:
         return self._pem_text("private_key", "private_key_file", "private key")

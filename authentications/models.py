@@ -48,7 +48,13 @@ class HttpAuthentication(models.Model):
     scopes = models.CharField(max_length=100)
     account_id = models.CharField("account ID", max_length=40, blank=True)
     token_url = models.URLField("authentication URL", max_length=500)
-    enabled = models.BooleanField(default=True)
+    enabled = models.BooleanField(
+        default=True, help_text="Disabled authentications are not refreshed and serve no tokens."
+    )
+    alert_recipients = models.TextField(
+        blank=True,
+        help_text="Email addresses, comma or newline separated, told when token refresh keeps failing.",
+    )
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -65,8 +71,18 @@ class HttpAuthentication(models.Model):
     # Refresh status: what the last token retrieval did.
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
+    last_error_kind = models.CharField(max_length=40, blank=True)
     failing_since = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
+    # Back-off: no scheduled attempt before next_attempt_at; none at all while
+    # retries_stopped (NetSuite said the credentials are wrong) until the record
+    # is changed or someone presses Retrieve.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    retries_stopped = models.BooleanField(default=False)
+    failure_alert_sent = models.BooleanField(default=False)
+    # Single flight: whoever holds an unexpired lease is the one asking NetSuite.
+    lease_owner = models.CharField(max_length=64, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["name"]
@@ -192,6 +208,7 @@ class AuditEvent(models.Model):
         DELETE = "authentication.delete", "Deleted"
         TOKEN_RETRIEVED = "token.retrieved", "Token retrieved"
         TOKEN_FAILED = "token.failed", "Token retrieval failed"
+        ALERT_SENT = "alert.sent", "Alert sent"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

@@ -5,23 +5,17 @@ Views, commands and tasks only translate to and from these functions.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.db import transaction
-from django.db.models import F
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.text import slugify
 
-from authentications import netsuite
-from authentications.keys import CertificateFacts, load_stored_private_key
-from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
-
-logger = logging.getLogger(__name__)
+from authentications.keys import CertificateFacts
+from authentications.models import AuditEvent, HttpAuthentication, SigningKey
 
 # Who acts: a signed-in user, or a name for the system ("command line", "scheduler").
 Actor = AbstractBaseUser | AnonymousUser | str | None
@@ -48,6 +42,8 @@ AUTHENTICATION_FIELDS = (
     "scopes",
     "account_id",
     "token_url",
+    "enabled",
+    "alert_recipients",
 )
 
 
@@ -166,6 +162,9 @@ def authentication_update(
     for name in changed:
         setattr(authentication, name, values[name])
     authentication.updated_by = _user(actor)
+    # A changed record deserves a new attempt, even after NetSuite refused the old one.
+    authentication.retries_stopped = False
+    authentication.next_attempt_at = None
     authentication.updated_at = timezone.now()
     authentication.full_clean()
     authentication.save()
@@ -200,101 +199,3 @@ def authentication_delete(
         details={"identifier": authentication.identifier},
     )
     authentication.delete()
-
-
-def credentials_for(authentication: HttpAuthentication, signing_key: SigningKey) -> netsuite.Credentials:
-    private_key = load_stored_private_key(
-        (signing_key.pk, signing_key.fingerprint_sha256), signing_key.private_key
-    )
-    return netsuite.Credentials(
-        consumer_key=authentication.consumer_key,
-        certificate_id=signing_key.certificate_id,
-        algorithm=authentication.jwt_algorithm,
-        scopes=authentication.scope_list,
-        token_url=authentication.token_url,
-        private_key=private_key,
-    )
-
-
-def token_probe(*, credentials: netsuite.Credentials) -> netsuite.TokenResponse:
-    """Retrieve a token with values that are not saved (the form's Retrieve button); store nothing."""
-    return netsuite.request_token(credentials, timezone.now())
-
-
-def token_retrieve(
-    *, authentication: HttpAuthentication, actor: Actor, ip_address: str | None = None
-) -> AccessToken:
-    """Retrieve a token with the active key and make it the current one.
-
-    On failure the previous token and key stay as they were; the status and the
-    audit trail say what went wrong, and the TokenRequestError is raised again.
-    """
-    signing_key = authentication.active_key()
-    if signing_key is None:
-        raise netsuite.TokenRequestError("no_key", "This authentication has no active signing key.")
-    now = timezone.now()
-    try:
-        response = netsuite.request_token(credentials_for(authentication, signing_key), now)
-    except netsuite.TokenRequestError as error:
-        _record_failure(authentication, signing_key, error, actor, ip_address, now)
-        raise
-    expires_at = response.expires_at(now)
-    with transaction.atomic():
-        token, _ = AccessToken.objects.update_or_create(
-            authentication=authentication,
-            defaults={
-                "value": response.access_token,
-                "token_type": response.token_type,
-                "obtained_at": now,
-                "expires_at": expires_at,
-                "signing_key": signing_key,
-            },
-        )
-        HttpAuthentication.objects.filter(pk=authentication.pk).update(
-            last_success_at=now, last_error="", failing_since=None, consecutive_failures=0
-        )
-        audit(
-            action=AuditEvent.Action.TOKEN_RETRIEVED,
-            authentication=authentication,
-            actor=actor,
-            ip_address=ip_address,
-            details={"certificate_id": signing_key.certificate_id, "expires_at": expires_at.isoformat()},
-        )
-    authentication.refresh_from_db(
-        fields=["last_success_at", "last_error", "failing_since", "consecutive_failures"]
-    )
-    logger.info("token retrieved for %s, valid until %s", authentication.identifier, expires_at)
-    return token
-
-
-def _record_failure(
-    authentication: HttpAuthentication,
-    signing_key: SigningKey,
-    error: netsuite.TokenRequestError,
-    actor: Actor,
-    ip_address: str | None,
-    now: Any,
-) -> None:
-    with transaction.atomic():
-        HttpAuthentication.objects.filter(pk=authentication.pk).update(
-            last_error=error.message,
-            failing_since=Coalesce(F("failing_since"), now),
-            consecutive_failures=F("consecutive_failures") + 1,
-        )
-        audit(
-            action=AuditEvent.Action.TOKEN_FAILED,
-            authentication=authentication,
-            actor=actor,
-            ip_address=ip_address,
-            details={
-                "certificate_id": signing_key.certificate_id,
-                "kind": error.kind,
-                "status": error.status,
-                "error": error.error_code,
-                "message": error.message,
-            },
-        )
-    authentication.refresh_from_db(
-        fields=["last_success_at", "last_error", "failing_since", "consecutive_failures"]
-    )
-    logger.warning("token retrieval failed for %s: %s", authentication.identifier, error.message)

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from authentications import netsuite, services
+from authentications import netsuite, refresh, services, tokens
 from authentications.forms import AuthenticationForm
 from authentications.models import HttpAuthentication, SigningKey
 
@@ -157,7 +157,7 @@ def _retrieve_with_form(form: AuthenticationForm) -> RetrieveOutcome:
         ]
         return RetrieveOutcome(ok=False, message="Fix these fields first:", field_errors=errors)
     try:
-        response = services.token_probe(credentials=form.credentials())
+        response = tokens.token_probe(credentials=form.credentials())
     except netsuite.TokenRequestError as error:
         return RetrieveOutcome(ok=False, message=error.message)
     return RetrieveOutcome(ok=True, expires_at=response.expires_at(timezone.now()))
@@ -167,8 +167,8 @@ def _retrieve_with_form(form: AuthenticationForm) -> RetrieveOutcome:
 def token_retrieve(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication = _get_authentication(request, identifier)
     try:
-        token = services.token_retrieve(
-            authentication=authentication, actor=request.user, ip_address=_ip(request)
+        token = refresh.token_get(
+            authentication=authentication, actor=request.user, fresh=True, ip_address=_ip(request)
         )
         outcome = RetrieveOutcome(ok=True, expires_at=token.expires_at)
     except netsuite.TokenRequestError as error:

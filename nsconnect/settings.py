@@ -76,6 +76,17 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'nsconnect.sqlite3'}"),
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process and the worker share the file: writers queue (IMMEDIATE)
+    # and wait (timeout) instead of failing with "database is locked"; WAL lets
+    # readers go on meanwhile.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -136,3 +147,24 @@ NSCONNECT_ENCRYPTION_KEYS = env.list("NSCONNECT_ENCRYPTION_KEYS", default=[])
 NSCONNECT_TOKEN_URL_ALLOWLIST = env.list("NSCONNECT_TOKEN_URL_ALLOWLIST", default=[])
 NSCONNECT_HTTP_CONNECT_TIMEOUT = env.float("NSCONNECT_HTTP_CONNECT_TIMEOUT", default=5.0)
 NSCONNECT_HTTP_READ_TIMEOUT = env.float("NSCONNECT_HTTP_READ_TIMEOUT", default=20.0)
+# Scheduled refresh renews a token this many seconds before it expires.
+NSCONNECT_REFRESH_MARGIN_SECONDS = env.int("NSCONNECT_REFRESH_MARGIN_SECONDS", default=600)
+# Besides active staff with an address and each record's own list.
+NSCONNECT_ALERT_EMAILS = env.list("NSCONNECT_ALERT_EMAILS", default=[])
+# Where links in emails point.
+NSCONNECT_BASE_URL = env.str("NSCONNECT_BASE_URL", default="http://127.0.0.1:8000")
+
+# --- email ---------------------------------------------------------------------
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+EMAIL_TIMEOUT = 10
+if _email.get("EMAIL_FILE_PATH"):
+    EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="nsconnect <nsconnect@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL

@@ -124,6 +124,8 @@ def form_data(fake_netsuite: FakeNetSuite):
             "private_key": registered.private_key_pem,
             "private_key_passphrase": "",
             "certificate": registered.certificate_pem,
+            "enabled": "on",
+            "alert_recipients": "",
         }
         data.update(overrides)
         return data

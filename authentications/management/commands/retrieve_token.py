@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from authentications import netsuite, services
+from authentications import netsuite, refresh
 from authentications.models import HttpAuthentication
 
 
@@ -27,7 +27,7 @@ class Command(BaseCommand):
         except HttpAuthentication.DoesNotExist:
             raise CommandError(f"No HTTP authentication has the identifier {identifier!r}.") from None
         try:
-            token = services.token_retrieve(authentication=authentication, actor="command line")
+            token = refresh.token_get(authentication=authentication, actor="command line", fresh=True)
         except netsuite.TokenRequestError as error:
             raise CommandError(error.message) from None
         self.stdout.write(f"Access token retrieved, valid until {token.expires_at.isoformat()}.")

@@ -1,0 +1,161 @@
+"""Single flight: however many threads, processes or machines want a token at once,
+one of them asks NetSuite and the others wait for its answer.
+
+The lease is a conditional UPDATE on the authentication's row (owner and expiry),
+which works the same on PostgreSQL and SQLite. It outlives the HTTP timeouts, so
+a live holder never loses it, and it expires, so a crashed holder never keeps it.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from authentications import netsuite, tokens
+from authentications.models import AccessToken, HttpAuthentication, SigningKey
+from authentications.services import Actor
+
+POLL_SECONDS = 0.1
+
+
+class TokenUnavailable(Exception):
+    """No token can be had now; the message says why, in words for an API consumer."""
+
+
+def lease_duration() -> timedelta:
+    http = settings.NSCONNECT_HTTP_CONNECT_TIMEOUT + settings.NSCONNECT_HTTP_READ_TIMEOUT
+    return timedelta(seconds=http + 10)
+
+
+def _claim_lease(authentication_id: int, owner: str, now: datetime) -> bool:
+    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
+    claimed = HttpAuthentication.objects.filter(free, pk=authentication_id).update(
+        lease_owner=owner, lease_expires_at=now + lease_duration()
+    )
+    return claimed == 1
+
+
+def _release_lease(authentication_id: int, owner: str) -> None:
+    HttpAuthentication.objects.filter(pk=authentication_id, lease_owner=owner).update(
+        lease_owner="", lease_expires_at=None
+    )
+
+
+def _usable_token(
+    authentication_id: int, min_seconds_left: int, now: datetime, obtained_since: datetime | None
+) -> AccessToken | None:
+    tokens_ = AccessToken.objects.filter(
+        authentication_id=authentication_id, expires_at__gt=now + timedelta(seconds=min_seconds_left)
+    )
+    if obtained_since is not None:
+        tokens_ = tokens_.filter(obtained_at__gte=obtained_since)
+    return tokens_.select_related("authentication").first()
+
+
+def token_get(
+    *,
+    authentication: HttpAuthentication,
+    actor: Actor,
+    min_seconds_left: int = 60,
+    fresh: bool = False,
+    ip_address: str | None = None,
+) -> AccessToken:
+    """A token valid for at least min_seconds_left, from NetSuite only if there is none.
+
+    fresh=True (the Retrieve button) wants a token obtained after the call began.
+    A caller that waited while another one failed gets that failure, not a second
+    request to NetSuite.
+    """
+    pk = authentication.pk
+    started = timezone.now()
+    owner = uuid.uuid4().hex
+    failures_before = authentication.consecutive_failures
+    deadline = time.monotonic() + lease_duration().total_seconds() + 5
+    while True:
+        now = timezone.now()
+        token = _usable_token(pk, min_seconds_left, now, started if fresh else None)
+        if token is not None:
+            return token
+        if _claim_lease(pk, owner, now):
+            try:
+                # Another holder may have finished between our look and our claim.
+                token = _usable_token(pk, min_seconds_left, timezone.now(), started if fresh else None)
+                if token is not None:
+                    return token
+                authentication.refresh_from_db()
+                if authentication.consecutive_failures > failures_before and authentication.last_error:
+                    raise netsuite.TokenRequestError(
+                        authentication.last_error_kind, authentication.last_error
+                    )
+                return tokens.token_retrieve(
+                    authentication=authentication, actor=actor, ip_address=ip_address
+                )
+            finally:
+                _release_lease(pk, owner)
+        if time.monotonic() > deadline:
+            raise netsuite.TokenRequestError(
+                "busy", "Another request for this token is taking too long. Try again in a minute."
+            )
+        time.sleep(POLL_SECONDS)
+
+
+def token_for_consumer(authentication: HttpAuthentication, *, actor: Actor) -> AccessToken:
+    """What the token API serves: the current token, renewed single-flight when under a minute
+    is left, unless back-off says NetSuite must not be asked yet."""
+    now = timezone.now()
+    token = _usable_token(authentication.pk, 60, now, None)
+    if token is not None:
+        return token
+    if not authentication.enabled:
+        raise TokenUnavailable("This authentication is disabled.")
+    if authentication.retries_stopped:
+        raise TokenUnavailable(
+            f"NetSuite refused the credentials; retries are stopped until the record is fixed. "
+            f"{authentication.last_error}"
+        )
+    if authentication.next_attempt_at and authentication.next_attempt_at > now:
+        raise TokenUnavailable(
+            f"Token refresh is failing; the next attempt is at {authentication.next_attempt_at.isoformat()}. "
+            f"{authentication.last_error}"
+        )
+    try:
+        return token_get(authentication=authentication, actor=actor, min_seconds_left=60)
+    except netsuite.TokenRequestError as error:
+        raise TokenUnavailable(error.message) from None
+
+
+def _due(now: datetime) -> QuerySet[HttpAuthentication]:
+    horizon = now + timedelta(seconds=settings.NSCONNECT_REFRESH_MARGIN_SECONDS)
+    return (
+        HttpAuthentication.objects.filter(
+            enabled=True,
+            retries_stopped=False,
+            signing_keys__state=SigningKey.State.ACTIVE,
+        )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .filter(Q(access_token__isnull=True) | Q(access_token__expires_at__lte=horizon))
+    )
+
+
+def authentications_due(now: datetime | None = None) -> list[int]:
+    """Ids of enabled authentications whose token expires within the refresh margin (or
+    that have none), skipping those in back-off or stopped."""
+    return list(_due(now or timezone.now()).order_by("pk").values_list("pk", flat=True))
+
+
+def refresh_scheduled(authentication_id: int) -> str:
+    """The scheduler's refresh of one authentication; safe to run twice. Returns what it did."""
+    if not _due(timezone.now()).filter(pk=authentication_id).exists():
+        return "not due"
+    authentication = HttpAuthentication.objects.get(pk=authentication_id)
+    margin = settings.NSCONNECT_REFRESH_MARGIN_SECONDS
+    try:
+        token = token_get(authentication=authentication, actor="scheduler", min_seconds_left=margin)
+    except netsuite.TokenRequestError as error:
+        return f"failed: {error.kind}"
+    return f"valid until {token.expires_at.isoformat()}"
