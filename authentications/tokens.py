@@ -56,9 +56,12 @@ def token_probe(*, credentials: netsuite.Credentials) -> netsuite.TokenResponse:
     return netsuite.request_token(credentials, timezone.now())
 
 
-def backoff_delay(failures: int, jitter: Callable[[], float] = random.random) -> timedelta:
-    """1 minute after the first failure, doubling to at most an hour, plus up to 10% jitter
-    so that many authentications failing together do not retry together."""
+# Up to 10% more, so that many authentications failing together do not retry together.
+jitter: Callable[[], float] = random.random
+
+
+def backoff_delay(failures: int) -> timedelta:
+    """1 minute after the first failure, doubling each time, never more than an hour."""
     base = min(LAST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, failures - 1))
     return timedelta(seconds=min(LAST_RETRY_SECONDS, base * (1 + 0.1 * jitter())))
 

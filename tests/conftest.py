@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,6 +13,9 @@ from cryptography.fernet import Fernet
 
 from tests import keyfactory
 from tests.fake_netsuite import FakeNetSuite
+
+# The SQLite test database lives in var/ (see settings), shared with subprocesses.
+(Path(__file__).resolve().parent.parent / "var").mkdir(exist_ok=True)
 
 # Made as the tests run; never a key from the repository.
 ENCRYPTION_KEY = Fernet.generate_key().decode()

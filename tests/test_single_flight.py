@@ -1,0 +1,125 @@
+"""Single flight: many callers, one request to NetSuite, one token for all."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from authentications import refresh
+from authentications.models import AccessToken, HttpAuthentication
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def expired(register, create_authentication, fake_netsuite):
+    """An authentication whose token has just expired, and a NetSuite that takes 300 ms to answer."""
+    authentication = create_authentication(register("p256"))
+    refresh.token_get(authentication=authentication, actor="test")
+    AccessToken.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    fake_netsuite.reset()
+    fake_netsuite.delay = 0.3
+    return authentication
+
+
+def test_twenty_threads_make_one_request_and_share_its_token(expired, fake_netsuite):
+    results: list[str] = []
+    barrier = threading.Barrier(20)
+
+    def call() -> None:
+        authentication = HttpAuthentication.objects.get(pk=expired.pk)
+        barrier.wait()
+        try:
+            results.append(refresh.token_get(authentication=authentication, actor="test").value)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=call) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(fake_netsuite.requests) == 1
+    assert len(results) == 20
+    assert set(results) == {fake_netsuite.issued_tokens[0]}
+
+
+def test_four_processes_make_one_request_and_share_its_token(expired, fake_netsuite):
+    database = connection.settings_dict
+    if database["ENGINE"].endswith("sqlite3"):
+        url = f"sqlite:///{database['NAME']}"
+    else:
+        url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "NSCONNECT_ENCRYPTION_KEYS": ",".join(settings.NSCONNECT_ENCRYPTION_KEYS),
+        "NSCONNECT_TOKEN_URL_ALLOWLIST": fake_netsuite.origin,
+    }
+    start_at = str(time.time() + 4)  # every process set up and waiting before anyone asks
+    processes = [
+        subprocess.Popen(  # noqa: S603  (our own module, fixed arguments)
+            [sys.executable, "-m", "tests.single_flight_callers", str(expired.pk), "5", start_at],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=settings.BASE_DIR,
+        )
+        for _ in range(4)
+    ]
+    outputs = [process.communicate(timeout=60) for process in processes]
+    for process, (_, stderr) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, stderr
+    digests = [line for stdout, _ in outputs for line in stdout.split()]
+
+    assert len(fake_netsuite.requests) == 1
+    assert len(digests) == 20
+    assert set(digests) == {hashlib.sha256(fake_netsuite.issued_tokens[0].encode()).hexdigest()}
+
+
+def test_waiters_get_the_failure_instead_of_asking_again(expired, fake_netsuite):
+    from authentications.netsuite import TokenRequestError
+
+    fake_netsuite.fail_next("service_unavailable")
+    errors: list[str] = []
+    barrier = threading.Barrier(5)
+
+    def call() -> None:
+        authentication = HttpAuthentication.objects.get(pk=expired.pk)
+        barrier.wait()
+        try:
+            refresh.token_get(authentication=authentication, actor="test")
+        except TokenRequestError as error:
+            errors.append(error.kind)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=call) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(fake_netsuite.requests) == 1
+    assert errors == ["unavailable"] * 5
+
+
+def test_an_expired_lease_of_a_crashed_holder_does_not_block(expired, fake_netsuite):
+    HttpAuthentication.objects.filter(pk=expired.pk).update(
+        lease_owner="crashed-worker", lease_expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    token = refresh.token_get(authentication=expired, actor="test")
+    assert token.value == fake_netsuite.issued_tokens[0]
+    expired.refresh_from_db()
+    assert (expired.lease_owner, expired.lease_expires_at) == ("", None)
