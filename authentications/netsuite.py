@@ -220,7 +220,14 @@ def request_token(credentials: Credentials, now: datetime) -> TokenResponse:
             allow_redirects=False,
             stream=True,
         ) as response:
-            content = _read_capped(response)
+            content = _read_at_most(response, MAX_RESPONSE_BYTES)
+            if len(content) > MAX_RESPONSE_BYTES:
+                raise TokenRequestError(
+                    "bad_response",
+                    f"NetSuite's answer (HTTP {response.status_code}) was larger than "
+                    f"{MAX_RESPONSE_BYTES // 1024} KB, which no token answer is. Check the Authentication URL.",
+                    status=response.status_code,
+                )
             return _parse_response(response, content)
     except requests.ConnectTimeout:
         raise TokenRequestError(
@@ -239,18 +246,14 @@ def request_token(credentials: Credentials, now: datetime) -> TokenResponse:
         ) from None
 
 
-def _read_capped(response: requests.Response) -> bytes:
-    content = b""
+def _read_at_most(response: requests.Response, limit: int) -> bytes:
+    """The body, but stop reading one chunk past the limit: len() > limit means too large."""
+    content = bytearray()
     for chunk in response.iter_content(chunk_size=16 * 1024):
         content += chunk
-        if len(content) > MAX_RESPONSE_BYTES:
-            raise TokenRequestError(
-                "bad_response",
-                f"NetSuite's answer (HTTP {response.status_code}) was larger than "
-                f"{MAX_RESPONSE_BYTES // 1024} KB, which no token answer is. Check the Authentication URL.",
-                status=response.status_code,
-            )
-    return content
+        if len(content) > limit:
+            break
+    return bytes(content)
 
 
 def _parse_response(response: requests.Response, content: bytes) -> TokenResponse:
@@ -361,3 +364,80 @@ def _oauth_error(status: int, code: str) -> TokenRequestError:
     }
     message = explanations.get(code, f"NetSuite refused the request (HTTP {status}, {code}).")
     return TokenRequestError(code, f"{message} {LOGIN_AUDIT_TRAIL}", status=status, error_code=code)
+
+
+# --- the REST record service, for "Send test request" ---------------------------------
+
+TEST_REQUEST_PATH = "/services/rest/record/v1/metadata-catalog"
+_REST_PATH = re.compile(r"^/services/rest/[A-Za-z0-9/_.,=&?%-]{1,300}$")
+TEST_RESPONSE_LINES = 20
+
+
+@dataclass(frozen=True)
+class TestResponse:
+    status: int
+    content_type: str
+    first_lines: list[str]
+    explanation: str
+
+
+def check_rest_path(path: str) -> str:
+    path = path.strip() or TEST_REQUEST_PATH
+    if not _REST_PATH.match(path) or ".." in path or "//" in path:
+        raise ProtocolValueError(f"Enter a path on NetSuite's REST services, such as {TEST_REQUEST_PATH}.")
+    return path
+
+
+def send_test_request(*, token_url: str, access_token: str, path: str) -> TestResponse:
+    """GET a REST resource on the account's own host with the bearer token, and show the answer.
+
+    The host is the token URL's (checked again here, so the allowlist still applies);
+    never a Cookie header, never a redirect followed.
+    """
+    base = urlsplit(check_token_url(token_url))
+    url = f"{base.scheme}://{base.netloc}{check_rest_path(path)}"
+    read_timeout = settings.NSCONNECT_HTTP_READ_TIMEOUT
+    try:
+        with _session().get(
+            url,
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+            timeout=(settings.NSCONNECT_HTTP_CONNECT_TIMEOUT, read_timeout),
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            content = _read_at_most(response, MAX_RESPONSE_BYTES)
+    except requests.Timeout:
+        raise TokenRequestError(
+            "timeout", f"NetSuite did not answer within {read_timeout:g} seconds."
+        ) from None
+    except requests.ConnectionError:
+        raise TokenRequestError("connection", f"Could not connect to {base.hostname}.") from None
+    text = content[:MAX_RESPONSE_BYTES].decode("utf-8", errors="replace")
+    try:
+        text = json.dumps(json.loads(text), indent=2)
+    except ValueError:
+        pass
+    return TestResponse(
+        status=response.status_code,
+        content_type=response.headers.get("Content-Type", "").split(";")[0],
+        first_lines=text.splitlines()[:TEST_RESPONSE_LINES],
+        explanation=_explain_rest_status(response.status_code, text),
+    )
+
+
+def _explain_rest_status(status: int, text: str) -> str:
+    if status == 401 and "INVALID_LOGIN" in text:
+        return (
+            "NetSuite issued the token but refuses it here (401 INVALID_LOGIN): the role of the "
+            'certificate mapping needs the permission "Log in using OAuth 2.0 Access Tokens" '
+            "(Setup > Users/Roles > Manage Roles). " + LOGIN_AUDIT_TRAIL
+        )
+    if status == 401:
+        return "NetSuite refused the token (401)."
+    if status == 403:
+        return "The token works, but the role may not read this resource (403)."
+    if status == 404:
+        return "The token works, but there is no resource at this path (404)."
+    if 200 <= status < 300:
+        return "The token works: NetSuite answered this request."
+    return f"NetSuite answered HTTP {status}."

@@ -13,4 +13,5 @@ urlpatterns = [
     path("<slug:identifier>/edit/", views.authentication_edit, name="edit"),
     path("<slug:identifier>/delete/", views.authentication_delete, name="delete"),
     path("<slug:identifier>/retrieve-token/", views.token_retrieve, name="retrieve_token"),
+    path("<slug:identifier>/test-request/", views.test_request, name="test_request"),
 ]

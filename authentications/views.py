@@ -61,7 +61,10 @@ def authentication_list(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET"])
 def authentication_detail(request: HttpRequest, identifier: str) -> HttpResponse:
-    authentication = _get_authentication(request, identifier)
+    return _render_detail(request, _get_authentication(request, identifier))
+
+
+def _render_detail(request: HttpRequest, authentication: HttpAuthentication, **extra: object) -> HttpResponse:
     return render(
         request,
         "authentications/detail.html",
@@ -70,6 +73,8 @@ def authentication_detail(request: HttpRequest, identifier: str) -> HttpResponse
             "active_key": authentication.active_key(),
             "token": authentication.current_token(),
             "audit_events": authentication.audit_events.all()[:10],
+            "test_path": netsuite.TEST_REQUEST_PATH,
+            **extra,
         },
     )
 
@@ -194,3 +199,21 @@ def authentication_delete(request: HttpRequest, identifier: str) -> HttpResponse
         messages.success(request, f"Deleted {authentication.name}.")
         return redirect("authentications:list")
     return render(request, "authentications/confirm_delete.html", {"authentication": authentication})
+
+
+@require_POST
+def test_request(request: HttpRequest, identifier: str) -> HttpResponse:
+    """Call a NetSuite REST resource with the current token and show what came back."""
+    authentication = _get_authentication(request, identifier)
+    path = request.POST.get("path", "")
+    context: dict[str, object] = {"test_path": path or netsuite.TEST_REQUEST_PATH}
+    try:
+        token = refresh.token_get(authentication=authentication, actor=request.user, ip_address=_ip(request))
+        context["test_result"] = netsuite.send_test_request(
+            token_url=authentication.token_url, access_token=token.value, path=path
+        )
+    except (netsuite.TokenRequestError, netsuite.ProtocolValueError) as error:
+        context["test_error"] = str(error)
+    if _is_htmx(request):
+        return render(request, "authentications/_test_request_result.html", context)
+    return _render_detail(request, authentication, **context)

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs
 from jwcrypto import jwk, jws
 
 TOKEN_PATH = "/services/rest/auth/oauth2/v1/token"  # noqa: S105 - a URL path
+RECORD_PATH = "/services/rest/record/v1/"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 FORM_FIELDS = frozenset({"grant_type", "client_assertion_type", "client_assertion"})
 KNOWN_SCOPES = frozenset({"restlets", "rest_webservices", "suite_analytics", "mcp"})
@@ -140,6 +141,8 @@ class FakeNetSuite:
         self.delay: float = 0
         self.expires_in: str | int = "3600"
         self.token_type: str = "Bearer"  # noqa: S105 - a token type, not a secret
+        # False plays a role without "Log in using OAuth 2.0 Access Tokens".
+        self.role_can_use_tokens = True
         self.requests: list[RecordedRequest] = []
         self.issued_tokens: list[str] = []
 
@@ -212,6 +215,7 @@ class FakeNetSuite:
             self.issued_tokens.clear()
             self._failures.clear()
             self.delay = 0
+            self.role_can_use_tokens = True
 
     def _handle(self, h: _Handler) -> None:
         headers = {name.lower(): value for name, value in h.headers.items()}
@@ -222,6 +226,9 @@ class FakeNetSuite:
         h.close_connection = h.close_connection or not sane  # unread body: hang up
         form = parse_qs(body.decode(errors="replace"), keep_blank_values=True)
         rec = RecordedRequest(h.command, h.path, headers, form)
+        if h.command == "GET" and h.path.startswith(RECORD_PATH):
+            self._answer_record(h, rec)
+            return
         if h.command != "POST" or h.path.split("?", 1)[0] != TOKEN_PATH:
             rec.status, rec.error = 404, "not_found"
             rec.reason = f"no route for {h.command} {h.path}"
@@ -247,6 +254,25 @@ class FakeNetSuite:
                 self.issued_tokens.append(token)
             self._record(rec)
             self._send(h, 200, JSON, body)
+
+    def _answer_record(self, h: _Handler, rec: RecordedRequest) -> None:
+        """The REST record service: a bearer token it issued, never with a cookie."""
+        scheme, _, token = rec.headers.get("authorization", "").partition(" ")
+        if scheme != "Bearer" or token not in self.issued_tokens or "cookie" in rec.headers:
+            rec.reason = "no bearer token this fake issued, or a Cookie header with it"
+        elif not self.role_can_use_tokens:
+            rec.reason = 'the role lacks "Log in using OAuth 2.0 Access Tokens"'
+        if rec.reason:
+            rec.status, rec.error = 401, "INVALID_LOGIN"
+            self._record(rec)
+            detail = {"detail": "Invalid login attempt.", "o:errorCode": "INVALID_LOGIN"}
+            body = {"title": "Unauthorized", "status": 401, "o:errorDetails": [detail]}
+            self._send(h, 401, "application/vnd.oracle.resource+json; type=error", _json(body))
+            return
+        rec.status = 200
+        self._record(rec)
+        items = [{"name": name, "links": []} for name in ("account", "customer", "salesorder")]
+        self._send(h, 200, JSON, _json({"items": items, "path": h.path}))
 
     def _token_body(self) -> tuple[str, bytes]:
         # Real access tokens are JWTs that clients must treat as opaque: random will do.
