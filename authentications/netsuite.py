@@ -5,6 +5,7 @@ Facts and their sources are in shared NETSUITE.md; every rule there is applied h
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -225,7 +226,8 @@ def request_token(credentials: Credentials, now: datetime) -> TokenResponse:
                 raise TokenRequestError(
                     "bad_response",
                     f"NetSuite's answer (HTTP {response.status_code}) was larger than "
-                    f"{MAX_RESPONSE_BYTES // 1024} KB, which no token answer is. Check the Authentication URL.",
+                    f"{MAX_RESPONSE_BYTES // 1024} KB, which no token answer is. "
+                    "Check the Authentication URL.",
                     status=response.status_code,
                 )
             return _parse_response(response, content)
@@ -413,10 +415,8 @@ def send_test_request(*, token_url: str, access_token: str, path: str) -> TestRe
     except requests.ConnectionError:
         raise TokenRequestError("connection", f"Could not connect to {base.hostname}.") from None
     text = content[:MAX_RESPONSE_BYTES].decode("utf-8", errors="replace")
-    try:
+    with contextlib.suppress(ValueError):  # not JSON: show it as it came
         text = json.dumps(json.loads(text), indent=2)
-    except ValueError:
-        pass
     return TestResponse(
         status=response.status_code,
         content_type=response.headers.get("Content-Type", "").split(";")[0],
