@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from authentications import refresh
 from authentications.models import AccessToken, HttpAuthentication
+from authentications.netsuite import TokenRequestError
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -32,23 +33,32 @@ def expired(register, create_authentication, fake_netsuite):
     return authentication
 
 
-def test_twenty_threads_make_one_request_and_share_its_token(expired, fake_netsuite):
-    results: list[str] = []
-    barrier = threading.Barrier(20)
+def ask_at_once(callers: int, authentication_id: int) -> list[str]:
+    """Each caller, in its own thread with its own connection, asks for the token at the
+    same moment; returns the token each got, or the kind of error it got instead."""
+    outcomes: list[str] = []
+    barrier = threading.Barrier(callers)
 
     def call() -> None:
-        authentication = HttpAuthentication.objects.get(pk=expired.pk)
+        authentication = HttpAuthentication.objects.get(pk=authentication_id)
         barrier.wait()
         try:
-            results.append(refresh.token_get(authentication=authentication, actor="test").value)
+            outcomes.append(refresh.token_get(authentication=authentication, actor="test").value)
+        except TokenRequestError as error:
+            outcomes.append(error.kind)
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=call) for _ in range(20)]
+    threads = [threading.Thread(target=call) for _ in range(callers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    return outcomes
+
+
+def test_twenty_threads_make_one_request_and_share_its_token(expired, fake_netsuite):
+    results = ask_at_once(20, expired.pk)
 
     assert len(fake_netsuite.requests) == 1
     assert len(results) == 20
@@ -90,29 +100,10 @@ def test_four_processes_make_one_request_and_share_its_token(expired, fake_netsu
 
 
 def test_waiters_get_the_failure_instead_of_asking_again(expired, fake_netsuite):
-    from authentications.netsuite import TokenRequestError
-
     fake_netsuite.fail_next("service_unavailable")
-    errors: list[str] = []
-    barrier = threading.Barrier(5)
-
-    def call() -> None:
-        authentication = HttpAuthentication.objects.get(pk=expired.pk)
-        barrier.wait()
-        try:
-            refresh.token_get(authentication=authentication, actor="test")
-        except TokenRequestError as error:
-            errors.append(error.kind)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=call) for _ in range(5)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = ask_at_once(5, expired.pk)
     assert len(fake_netsuite.requests) == 1
-    assert errors == ["unavailable"] * 5
+    assert outcomes == ["unavailable"] * 5
 
 
 def test_an_expired_lease_of_a_crashed_holder_does_not_block(expired, fake_netsuite):
