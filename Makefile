@@ -1,7 +1,9 @@
-# nsconnect: `make run` serves the dashboard, `make test` runs the whole suite.
+# nsconnect: `make run` serves the dashboard with a worker and its beat, `make test` runs the whole suite.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# The web server's port: make run PORT=8001
+PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
 .PHONY: install run test lint bench clean
@@ -25,7 +27,7 @@ var:
 run: install .env var
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py ensure_admin
-	$(PY) manage.py runserver 127.0.0.1:8000
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile.dev start --port $(PORT)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

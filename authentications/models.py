@@ -209,6 +209,8 @@ class AuditEvent(models.Model):
         TOKEN_RETRIEVED = "token.retrieved", "Token retrieved"
         TOKEN_FAILED = "token.failed", "Token retrieval failed"
         ALERT_SENT = "alert.sent", "Alert sent"
+        API_CLIENT_CREATE = "api_client.create", "API client created"
+        API_CLIENT_REVOKE = "api_client.revoke", "API client revoked"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

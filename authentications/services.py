@@ -21,7 +21,8 @@ from authentications.models import AuditEvent, HttpAuthentication, SigningKey
 Actor = AbstractBaseUser | AnonymousUser | str | None
 
 
-def _user(actor: Actor) -> Any:
+def user_of(actor: Actor) -> Any:
+    """The user behind an actor, for created_by and the like; None for the system."""
     return actor if isinstance(actor, AbstractBaseUser) and actor.pk else None
 
 
@@ -65,7 +66,7 @@ def audit(
     details: dict[str, Any] | None = None,
 ) -> AuditEvent:
     return AuditEvent.objects.create(
-        actor=_user(actor),
+        actor=user_of(actor),
         actor_label=_actor_label(actor),
         action=action,
         authentication=authentication,
@@ -92,7 +93,7 @@ def _add_signing_key(authentication: HttpAuthentication, material: KeyMaterial, 
         not_after=facts.not_after,
         effective_expires_at=SigningKey.effective_expiry(facts.not_after, now),
         state=SigningKey.State.ACTIVE,
-        created_by=_user(actor),
+        created_by=user_of(actor),
         created_at=now,
         activated_at=now,
     )
@@ -126,7 +127,7 @@ def authentication_create(
     key_material: KeyMaterial,
     ip_address: str | None = None,
 ) -> HttpAuthentication:
-    user = _user(actor)
+    user = user_of(actor)
     authentication = HttpAuthentication(
         **{name: values[name] for name in AUTHENTICATION_FIELDS},
         identifier=identifier_for(values["name"]),
@@ -161,7 +162,7 @@ def authentication_update(
     changed = [name for name in AUTHENTICATION_FIELDS if getattr(authentication, name) != values[name]]
     for name in changed:
         setattr(authentication, name, values[name])
-    authentication.updated_by = _user(actor)
+    authentication.updated_by = user_of(actor)
     # A changed record deserves a new attempt, even after NetSuite refused the old one.
     authentication.retries_stopped = False
     authentication.next_attempt_at = None

@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "authentications",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -87,6 +88,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    # A file, not memory, so that tests can reach it from other processes.
+    # One per test run, so that two runs at once do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-nsconnect-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -153,6 +157,8 @@ NSCONNECT_REFRESH_MARGIN_SECONDS = env.int("NSCONNECT_REFRESH_MARGIN_SECONDS", d
 NSCONNECT_ALERT_EMAILS = env.list("NSCONNECT_ALERT_EMAILS", default=[])
 # Where links in emails point.
 NSCONNECT_BASE_URL = env.str("NSCONNECT_BASE_URL", default="http://127.0.0.1:8000")
+# Token API requests each API client may make per minute; past it the API answers 429.
+NSCONNECT_API_RATE_LIMIT = env.int("NSCONNECT_API_RATE_LIMIT", default=600)
 
 # --- email ---------------------------------------------------------------------
 _email = env.email_url("EMAIL_URL", default="consolemail://")
@@ -168,3 +174,48 @@ if _email.get("EMAIL_FILE_PATH"):
     EMAIL_FILE_PATH = _email["EMAIL_FILE_PATH"]
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="nsconnect <nsconnect@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- celery ----------------------------------------------------------------------
+# Redis or RabbitMQ in production. The default, kombu's filesystem transport, needs
+# no server: messages are files under var/celery (or under the folder a
+# filesystem:///absolute/path URL names).
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem:"):
+    _celery_folder = BASE_DIR / (CELERY_BROKER_URL.partition("://")[2] or "var/celery")
+    _celery_queue = _celery_folder / "queue"
+    # kombu silently ignores keys it does not know, so these names must be exact; the
+    # control folder must be absolute or ping and broadcast break across processes.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_celery_queue),
+        "data_folder_out": str(_celery_queue),
+        "processed_folder": str(_celery_folder / "processed"),
+        "control_folder": str(_celery_folder / "control"),
+    }
+    for _folder in ("queue", "processed", "control"):
+        (_celery_folder / _folder).mkdir(parents=True, exist_ok=True)
+# Tasks report a short status at most; nothing needs their results.
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+CELERY_RESULT_EXPIRES = 3600
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A refresh may wait out another holder's lease (HTTP timeouts + 10 s, see
+# authentications/refresh.py) and then make its own request: the soft limit leaves
+# room for both; the hard one ends a task stuck past that.
+_http_seconds = NSCONNECT_HTTP_CONNECT_TIMEOUT + NSCONNECT_HTTP_READ_TIMEOUT
+CELERY_TASK_SOFT_TIME_LIMIT = int(2 * _http_seconds + 10 + 5)
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 10
+CELERY_TIMEZONE = "UTC"
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# One beat (embedded in the worker by `make run`) sends these; `expires` stays under
+# each interval so runs missed while no worker was listening do not pile up.
+CELERY_BEAT_SCHEDULE = {
+    "sweep-tokens": {
+        "task": "authentications.tasks.sweep_tokens",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
+}

@@ -7,6 +7,8 @@ from django.views.generic import RedirectView
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="authentications:list"), name="home"),
     path("authentications/", include("authentications.urls")),
+    path("api/v1/", include("api.urls")),
+    path("api-clients/", include("api.client_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
 ]

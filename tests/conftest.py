@@ -152,3 +152,30 @@ def create_authentication(form_data: Any, alice: Any):
         )
 
     return _create
+
+
+@pytest.fixture
+def authentication_in_state(register: Any, create_authentication: Any, fake_netsuite: FakeNetSuite):
+    """A saved authentication whose token has `token_seconds` left (None: no token yet) and whose
+    other fields are set as given (enabled, retries_stopped, next_attempt_at, lease_owner, ...).
+    The fake NetSuite is reset afterwards, so a test counts only its own requests."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from authentications import refresh
+    from authentications.models import AccessToken, HttpAuthentication
+
+    def _make(name: str, *, token_seconds: int | None = None, **fields: Any) -> Any:
+        authentication = create_authentication(register("p256"), name=name)
+        if token_seconds is not None:
+            refresh.token_get(authentication=authentication, actor="test")
+            expires_at = timezone.now() + dt.timedelta(seconds=token_seconds)
+            AccessToken.objects.filter(authentication=authentication).update(expires_at=expires_at)
+        if fields:
+            HttpAuthentication.objects.filter(pk=authentication.pk).update(**fields)
+        fake_netsuite.reset()
+        authentication.refresh_from_db()
+        return authentication
+
+    return _make

@@ -76,7 +76,7 @@ def test_failures_back_off_then_recover_with_one_mail_each(
     assert "3 attempts in a row" in failing.body
     assert "http://127.0.0.1:8000/authentications/acme-erp/" in failing.body
     assert recovered.subject == "nsconnect: token refresh works again for Acme ERP"
-    assert fake_netsuite.issued_tokens[0] not in failing.body + recovered.body
+    assert fake_netsuite.issued_tokens[0] not in f"{failing.body}{recovered.body}"
     sent = AuditEvent.objects.filter(action="alert.sent").order_by("id")
     assert [event.details["email"] for event in sent] == ["refresh_failing", "refresh_recovered"]
 

@@ -1,0 +1,72 @@
+"""Staff pages for API clients: list them, issue a key (shown once), revoke one."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods
+
+from api import services
+from api.forms import ApiClientForm
+from api.models import ApiClient
+
+
+def _ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _require_staff(request: HttpRequest) -> None:
+    # Signed-in is already enforced by LoginRequiredMiddleware; keys open tokens, so staff only.
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff manage API clients.")
+
+
+def _listed_clients() -> QuerySet[ApiClient]:
+    return (
+        ApiClient.objects.select_related("created_by")
+        .prefetch_related("authentications")
+        .annotate(total_uses=Sum("usages__count", default=0))
+    )
+
+
+@require_http_methods(["GET"])
+def client_list(request: HttpRequest) -> HttpResponse:
+    _require_staff(request)
+    return render(request, "api/client_list.html", {"clients": _listed_clients()})
+
+
+# The answer to a successful POST carries the key: no browser or proxy may keep a copy.
+@never_cache
+@require_http_methods(["GET", "POST"])
+def client_create(request: HttpRequest) -> HttpResponse:
+    _require_staff(request)
+    if request.method != "POST":
+        return render(request, "api/client_form.html", {"form": ApiClientForm()})
+    form = ApiClientForm(request.POST)
+    if not form.is_valid():
+        return render(request, "api/client_form.html", {"form": form}, status=422)
+    issued = services.api_client_create(
+        actor=request.user,
+        name=form.cleaned_data["name"],
+        authentications=form.cleaned_data["authentications"],
+        ip_address=_ip(request),
+    )
+    # Rendered, not redirected: the key lives only in this one response.
+    return render(request, "api/client_key.html", {"client": issued.client, "key": issued.key})
+
+
+@require_http_methods(["GET", "POST"])
+def client_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+    _require_staff(request)
+    client = get_object_or_404(ApiClient, pk=pk)
+    if request.method == "POST":
+        if services.api_client_revoke(client=client, actor=request.user, ip_address=_ip(request)):
+            messages.success(request, f"Revoked the API key of {client.name}.")
+        else:
+            messages.info(request, f"The API key of {client.name} was already revoked.")
+        return redirect("api_clients:list")
+    return render(request, "api/client_confirm_revoke.html", {"client": client})

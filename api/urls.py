@@ -1,0 +1,14 @@
+from __future__ import annotations
+
+from django.urls import path, re_path
+
+from api import views
+
+app_name = "api"
+
+urlpatterns = [
+    path("authentications/<str:identifier>/token", views.token, name="token"),
+    path("openapi.json", views.openapi_document, name="openapi"),
+    # Anything else under /api/v1/ is answered in JSON too, not with the dashboard's 404 page.
+    re_path(r"^(?P<path>.*)$", views.not_found),
+]

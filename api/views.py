@@ -1,0 +1,117 @@
+"""The token API: JSON for services holding an API key, never a sign-in page or a cached answer."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_not_required
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from api import apikeys, openapi, ratelimit, services
+from api.models import ApiClient
+from authentications import refresh
+from authentications.models import AccessToken, HttpAuthentication
+
+
+class Refused(Exception):
+    """Raised by the access helper with the answer the client gets instead of a token."""
+
+    def __init__(self, response: JsonResponse) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> JsonResponse:
+    code = openapi.ERROR_CODES[status][0]
+    return JsonResponse({"error": code, "detail": detail}, status=status, headers=headers)
+
+
+def api_view(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
+    """GET only, no session sign-in and no CSRF (the caller shows an API key, not a cookie),
+    and never cached: tokens must not linger in a proxy or on disk."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
+        if request.method != "GET":
+            response = _error(405, "Only GET is allowed.", {"Allow": "GET"})
+        else:
+            response = view(request, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    return login_not_required(csrf_exempt(wrapped))
+
+
+def _unauthorized(detail: str) -> Refused:
+    return Refused(_error(401, detail, {"WWW-Authenticate": 'Bearer realm="nsconnect"'}))
+
+
+def _client_and_authentication(request: HttpRequest, identifier: str) -> tuple[ApiClient, HttpAuthentication]:
+    """Who is asking, whether they may ask now, and for what; in that order, so that
+    nothing about authentications is told to a caller without a valid key."""
+    key = apikeys.bearer_key(request)
+    if key is None:
+        raise _unauthorized("Send an API key as 'Authorization: Bearer nsc_...'.")
+    client = apikeys.client_for_key(key)
+    if client is None:
+        raise _unauthorized("This API key is unknown or revoked.")
+    retry_after = ratelimit.admit(client)
+    if retry_after is not None:
+        detail = f"More than the allowed requests this minute; retry in {retry_after} s."
+        raise Refused(_error(429, detail, {"Retry-After": str(retry_after)}))
+    authentication = HttpAuthentication.objects.filter(identifier=identifier).first()
+    if authentication is None:
+        raise Refused(_error(404, "No authentication has this identifier."))
+    if not client.may_read(authentication):
+        raise Refused(_error(403, "This API key may not read this authentication."))
+    return client, authentication
+
+
+def _token_body(token: AccessToken, now: datetime) -> dict[str, Any]:
+    # Whole seconds, rounded down: a consumer never believes a token lives longer than it does.
+    expires_at = token.expires_at.astimezone(UTC).replace(microsecond=0)
+    return {
+        "access_token": token.value,
+        "token_type": token.token_type,
+        "expires_at": expires_at.isoformat().replace("+00:00", "Z"),
+        "expires_in": max(0, int((expires_at - now).total_seconds())),
+    }
+
+
+def _retry_after(authentication: HttpAuthentication) -> dict[str, str]:
+    authentication.refresh_from_db(fields=["next_attempt_at"])
+    next_attempt = authentication.next_attempt_at
+    now = timezone.now()
+    if next_attempt is None or next_attempt <= now:
+        return {}
+    return {"Retry-After": str(math.ceil((next_attempt - now).total_seconds()))}
+
+
+@api_view
+def token(request: HttpRequest, identifier: str) -> JsonResponse:
+    try:
+        client, authentication = _client_and_authentication(request, identifier)
+    except Refused as refused:
+        return refused.response
+    services.api_usage_record(client=client, authentication=authentication)
+    try:
+        access_token = refresh.token_for_consumer(authentication, actor=f"api client {client.name}")
+    except refresh.TokenUnavailable as error:
+        return _error(503, str(error), _retry_after(authentication))
+    return JsonResponse(_token_body(access_token, timezone.now()))
+
+
+@api_view
+def openapi_document(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(openapi.document())
+
+
+@api_view
+def not_found(request: HttpRequest, path: str) -> JsonResponse:
+    return _error(404, "No such API endpoint; see /api/v1/openapi.json.")
