@@ -116,10 +116,16 @@ class SigningKey(models.Model):
         ACTIVE = "active", "Active"
         RETIRED = "retired", "Retired"
 
+    # Empty for a key pair generated in the app that no authentication uses yet:
+    # its certificate must reach NetSuite before there is a Certificate ID to enter.
     authentication = models.ForeignKey(
-        HttpAuthentication, on_delete=models.CASCADE, related_name="signing_keys"
+        HttpAuthentication,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="signing_keys",
     )
-    certificate_id = models.CharField("certificate ID", max_length=255)
+    certificate_id = models.CharField("certificate ID", max_length=255, blank=True)
     private_key = EncryptedTextField(blank=True)
     certificate_pem = models.TextField("certificate")
     key_type = models.CharField(max_length=3)  # "RSA" or "EC"
@@ -209,6 +215,7 @@ class AuditEvent(models.Model):
         TOKEN_RETRIEVED = "token.retrieved", "Token retrieved"
         TOKEN_FAILED = "token.failed", "Token retrieval failed"
         ALERT_SENT = "alert.sent", "Alert sent"
+        KEY_GENERATED = "key.generated", "Key pair generated"
         API_CLIENT_CREATE = "api_client.create", "API client created"
         API_CLIENT_REVOKE = "api_client.revoke", "API client revoked"
 
@@ -235,3 +242,26 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"
+
+
+class ExpiryNotice(models.Model):
+    """One certificate-expiry mail already sent: a (signing key, threshold) is mailed once.
+
+    threshold_days is the number of days left it announces (60, 30, 14, 7, 1), or 0
+    for the certificate's expiry itself. The unique pair decides, across every
+    process, who sends.
+    """
+
+    signing_key = models.ForeignKey(SigningKey, on_delete=models.CASCADE, related_name="expiry_notices")
+    threshold_days = models.IntegerField()
+    sent_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["signing_key", "threshold_days"], name="one_expiry_notice_per_key_and_threshold"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.signing_key_id} at {self.threshold_days} days"
