@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.urls import include, path
-from django.views.generic import RedirectView
+
+from authentications.dashboard_views import dashboard_page
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="authentications:list"), name="home"),
+    path("", dashboard_page, name="home"),
     path("authentications/", include("authentications.urls")),
     path("api/v1/", include("api.urls")),
     path("api-clients/", include("api.client_urls")),

@@ -34,7 +34,7 @@ def signed_in(page: Page, live_server: Any, transactional_db: None, alice: Any) 
     field(page, "Username").fill("alice")
     field(page, "Password").fill("x")
     page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="HTTP authentications")).to_be_visible()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     return page
 
 
