@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -12,7 +13,10 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from authentications.models import AuditEvent, HttpAuthentication
+from authentications.models import AuditEvent, HttpAuthentication, SigningKey
+
+if TYPE_CHECKING:
+    from authentications.services import Actor
 
 logger = logging.getLogger(__name__)
 
@@ -70,3 +74,48 @@ def send_refresh_alert(authentication_id: int, *, recovered: bool) -> None:
         actor="scheduler",
         details={"email": name, "recipients": recipients},
     )
+
+
+def send_certificate_expiry(
+    signing_key_id: int, *, threshold_days: int, now: datetime, actor: Actor = "scheduler"
+) -> list[str]:
+    """Tell people a certificate expires in threshold_days or fewer (0: on the day, or it has).
+
+    Returns the recipients. Whether to send at all is expiry.py's decision.
+    """
+    from authentications.services import audit
+
+    signing_key = (
+        SigningKey.objects.select_related("authentication").defer("private_key").get(pk=signing_key_id)
+    )
+    authentication = signing_key.authentication
+    if authentication is None:
+        return []
+    recipients = recipients_for(authentication)
+    name = "certificate_expired" if threshold_days == 0 else "certificate_expiring"
+    context = {
+        "authentication": authentication,
+        "signing_key": signing_key,
+        "threshold_days": threshold_days,
+        "days_left": signing_key.days_left(now),
+        "expired": signing_key.is_expired(now),
+        "expires_at": signing_key.effective_expires_at,
+        "url": record_url(authentication),
+        "new_key_url": f"{settings.NSCONNECT_BASE_URL.rstrip('/')}{reverse('authentications:key_create')}",
+    }
+    if recipients:
+        _send(name, context, recipients)
+    else:
+        logger.warning("no recipients for %s about %s", name, authentication.identifier)
+    audit(
+        action=AuditEvent.Action.ALERT_SENT,
+        authentication=authentication,
+        actor=actor,
+        details={
+            "email": name,
+            "threshold_days": threshold_days,
+            "certificate_id": signing_key.certificate_id,
+            "recipients": recipients,
+        },
+    )
+    return recipients

@@ -8,10 +8,11 @@ from typing import Any
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
+from django.http import QueryDict
 from django.utils import timezone
 
-from authentications import keys, netsuite
-from authentications.models import NETSUITE_MAX_CERTIFICATE_DAYS, HttpAuthentication
+from authentications import keygen, keypairs, keys, netsuite
+from authentications.models import NETSUITE_MAX_CERTIFICATE_DAYS, HttpAuthentication, SigningKey
 from authentications.services import RESERVED_IDENTIFIERS, KeyMaterial, identifier_for
 
 # A 4096-bit RSA key in PEM is about 3.3 KB; a certificate chain a few KB.
@@ -74,6 +75,8 @@ class AuthenticationForm(forms.ModelForm):
     certificate_file = forms.FileField(
         label="or upload the certificate file (.pem, .crt, .cer)", required=False
     )
+    # A key pair generated in nsconnect, used instead of a pasted key and certificate.
+    signing_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
     class Meta:
         model = HttpAuthentication
@@ -116,16 +119,19 @@ class AuthenticationForm(forms.ModelForm):
         "alert_recipients",
     ]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.warnings: list[str] = []
         self.key_material: KeyMaterial | None = None
         self._private_key: keys.PrivateKey | None = None
         self.active_key = self.instance.active_key() if self.instance.pk else None
-        # Required unless its file is uploaded; on edit a blank private key keeps the current one.
+        wants_generated_key = self._find_generated_key(user)
+        # Required unless its file is uploaded or a generated key pair is chosen; on edit a
+        # blank private key keeps the current one.
         for text, upload in (("private_key", "private_key_file"), ("certificate", "certificate_file")):
             has_upload = bool(self.files.get(self.add_prefix(upload)))
-            self.fields[text].required = not has_upload and not (text == "private_key" and self.active_key)
+            keeps_key = text == "private_key" and self.active_key is not None
+            self.fields[text].required = not (has_upload or wants_generated_key or keeps_key)
         if self.instance.pk:
             self.fields["token_url"].initial = self.instance.token_url
             if self.active_key is not None:
@@ -135,6 +141,36 @@ class AuthenticationForm(forms.ModelForm):
                 "Leave blank to keep the current key. A new key must come with its certificate "
                 "and Certificate ID."
             )
+
+    def _find_generated_key(self, user: Any) -> bool:
+        """Look up the chosen generated key pair (posted, or ?signing_key= on a new page).
+
+        Returns whether one was asked for. The JWT algorithm is made to fit it here,
+        before anything renders, so the page shows the algorithm that will be saved.
+        """
+        field = self.add_prefix("signing_key")
+        raw = self.data.get(field, "") if self.is_bound else self.initial.get("signing_key") or ""
+        self.generated_key: SigningKey | None = None
+        self.generated_key_problem = ""
+        if not str(raw).strip():
+            return False
+        self.generated_key, self.generated_key_problem = keypairs.generated_key_for_form(user, raw)
+        if self.generated_key is None:
+            return True
+        key_type, curve = self.generated_key.key_type, self.generated_key.curve
+        if self.is_bound:
+            posted = self.data.get(self.add_prefix("jwt_algorithm"), "")
+            fitting = keygen.fitting_algorithm(key_type, curve, posted)
+            if fitting != posted:
+                # Posted data is immutable: change a copy.
+                data = self.data.copy() if isinstance(self.data, QueryDict) else dict(self.data)
+                data[self.add_prefix("jwt_algorithm")] = fitting
+                self.data = data
+        else:
+            current = self.initial.get("jwt_algorithm", "")
+            self.initial["jwt_algorithm"] = keygen.fitting_algorithm(key_type, curve, current)
+            self.initial["signing_key"] = self.generated_key.pk
+        return True
 
     # --- single fields ------------------------------------------------------
 
@@ -240,6 +276,11 @@ class AuthenticationForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or self.cleaned_data
         self._clean_token_url(cleaned)
+        if self.generated_key_problem:
+            self.add_error(None, self.generated_key_problem)
+            return cleaned
+        if self.generated_key is not None:
+            cleaned["certificate"] = self.generated_key.certificate_pem
         key = self._clean_private_key(cleaned)
         if key is None:
             return cleaned
@@ -252,16 +293,26 @@ class AuthenticationForm(forms.ModelForm):
                 self.add_error("jwt_algorithm", str(error))
         facts = self._clean_certificate(cleaned, key)
         certificate_id = cleaned.get("certificate_id")
+        if self.generated_key and self.active_key and certificate_id == self.active_key.certificate_id:
+            # A new certificate always gets a new Certificate ID in NetSuite.
+            self.add_error(
+                "certificate_id",
+                "This is the current key's Certificate ID. Upload the new certificate in NetSuite "
+                "and enter the Certificate ID it shows.",
+            )
         if (
             facts is not None
             and certificate_id
             and not self.errors
             and self._key_version_changed(cleaned, facts)
         ):
+            generated = self.generated_key
             self.key_material = KeyMaterial(
                 certificate_id=certificate_id,
                 certificate=facts,
-                private_key_pem=keys.serialize_private_key(key),
+                # A generated key is stored already: its row is attached, not copied.
+                private_key_pem="" if generated else keys.serialize_private_key(key),
+                signing_key_id=generated.pk if generated else None,
             )
         return cleaned
 
@@ -290,6 +341,11 @@ class AuthenticationForm(forms.ModelForm):
                 )
 
     def _clean_private_key(self, cleaned: dict[str, Any]) -> keys.PrivateKey | None:
+        if self.generated_key is not None:
+            # Checked when it was made; a pasted key, if any, is ignored.
+            return keys.load_stored_private_key(
+                (self.generated_key.pk, self.generated_key.fingerprint_sha256), self.generated_key.private_key
+            )
         pem = cleaned.get("private_key", "")
         if not pem:
             if self.active_key is None or "private_key" in self.errors:
@@ -311,10 +367,12 @@ class AuthenticationForm(forms.ModelForm):
         pem = cleaned.get("certificate", "")
         if not pem:
             return None
+        # A generated key pair's certificate has no field on the page: its problems go on top.
+        where = "certificate" if self.generated_key is None else None
         try:
             facts = keys.certificate_facts(keys.load_certificate(pem), key)
         except keys.KeyMaterialError as error:
-            self.add_error("certificate", str(error))
+            self.add_error(where, str(error))
             return None
         now = timezone.now()
         unchanged = (
@@ -323,12 +381,12 @@ class AuthenticationForm(forms.ModelForm):
         if facts.not_after <= now:
             message = f"This certificate expired on {facts.not_after:%Y-%m-%d}; NetSuite refuses it."
             if not unchanged:
-                self.add_error("certificate", message + " Make a new key pair and certificate.")
+                self.add_error(where, message + " Make a new key pair and certificate.")
                 return None
             self.warnings.append(message)
         if facts.not_before > now and not unchanged:
             self.add_error(
-                "certificate", f"This certificate is not valid before {facts.not_before:%Y-%m-%d %H:%M} UTC."
+                where, f"This certificate is not valid before {facts.not_before:%Y-%m-%d %H:%M} UTC."
             )
             return None
         if facts.validity_days > NETSUITE_MAX_CERTIFICATE_DAYS:

@@ -113,6 +113,11 @@ def token_for_consumer(authentication: HttpAuthentication, *, actor: Actor) -> A
         return token
     if not authentication.enabled:
         raise TokenUnavailable("This authentication is disabled.")
+    # Before retries_stopped: an expired certificate also ends in invalid_client, and
+    # its expiry is the explanation a consumer can act on.
+    signing_key = authentication.active_key()
+    if signing_key is not None and signing_key.is_expired(now):
+        raise TokenUnavailable(expired_message(signing_key))
     if authentication.retries_stopped:
         raise TokenUnavailable(
             f"NetSuite refused the credentials; retries are stopped until the record is fixed. "
@@ -129,13 +134,24 @@ def token_for_consumer(authentication: HttpAuthentication, *, actor: Actor) -> A
         raise TokenUnavailable(error.message) from None
 
 
+def expired_message(signing_key: SigningKey) -> str:
+    return (
+        f"Certificate expired on {signing_key.effective_expires_at:%Y-%m-%d}: NetSuite refuses it, "
+        "so nsconnect no longer asks. Make a new key pair, upload its certificate in NetSuite "
+        "and rotate the key."
+    )
+
+
 def _due(now: datetime) -> QuerySet[HttpAuthentication]:
     horizon = now + timedelta(seconds=settings.NSCONNECT_REFRESH_MARGIN_SECONDS)
     return (
         HttpAuthentication.objects.filter(
             enabled=True,
             retries_stopped=False,
+            # One filter() call: the same active key must be unexpired. Asking NetSuite
+            # with an expired certificate only earns invalid_client, minute after minute.
             signing_keys__state=SigningKey.State.ACTIVE,
+            signing_keys__effective_expires_at__gt=now,
         )
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .filter(Q(access_token__isnull=True) | Q(access_token__expires_at__lte=horizon))
@@ -144,7 +160,7 @@ def _due(now: datetime) -> QuerySet[HttpAuthentication]:
 
 def authentications_due(now: datetime | None = None) -> list[int]:
     """Ids of enabled authentications whose token expires within the refresh margin (or
-    that have none), skipping those in back-off or stopped."""
+    that have none), skipping those in back-off or stopped and those whose certificate expired."""
     return list(_due(now or timezone.now()).order_by("pk").values_list("pk", flat=True))
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -54,7 +55,9 @@ class KeyMaterial:
 
     certificate_id: str
     certificate: CertificateFacts
-    private_key_pem: str = field(repr=False)
+    private_key_pem: str = field(default="", repr=False)
+    # A key pair generated in nsconnect: its stored row is attached instead of a new one made.
+    signing_key_id: int | None = None
 
 
 def audit(
@@ -77,6 +80,8 @@ def audit(
 
 
 def _add_signing_key(authentication: HttpAuthentication, material: KeyMaterial, actor: Actor) -> SigningKey:
+    if material.signing_key_id is not None:
+        return _attach_generated_key(authentication, material, material.signing_key_id)
     now = timezone.now()
     facts = material.certificate
     signing_key = SigningKey(
@@ -97,6 +102,33 @@ def _add_signing_key(authentication: HttpAuthentication, material: KeyMaterial, 
         created_at=now,
         activated_at=now,
     )
+    signing_key.full_clean(exclude=["authentication"])
+    signing_key.save()
+    return signing_key
+
+
+def _attach_generated_key(
+    authentication: HttpAuthentication, material: KeyMaterial, signing_key_id: int
+) -> SigningKey:
+    # Locked and re-checked here: two forms may have offered the same key pair at once.
+    signing_key = (
+        SigningKey.objects.select_for_update()
+        .filter(
+            pk=signing_key_id,
+            authentication__isnull=True,
+            state=SigningKey.State.PENDING,
+            fingerprint_sha256=material.certificate.fingerprint_sha256,
+        )
+        .first()
+    )
+    if signing_key is None:
+        raise ValidationError(
+            "This generated key pair was just taken by another authentication. Generate a new one."
+        )
+    signing_key.authentication = authentication
+    signing_key.certificate_id = material.certificate_id
+    signing_key.state = SigningKey.State.ACTIVE
+    signing_key.activated_at = timezone.now()
     signing_key.full_clean(exclude=["authentication"])
     signing_key.save()
     return signing_key

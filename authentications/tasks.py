@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from authentications import expiry
 from authentications.refresh import authentications_due, refresh_scheduled
 
 # Just under the sweep's minute: a refresh still queued by then is enqueued again by
@@ -26,3 +27,9 @@ def sweep_tokens() -> int:
 def refresh_token(authentication_id: int) -> str:
     """Refresh one authentication's token if it is still due (single flight)."""
     return refresh_scheduled(authentication_id)
+
+
+@shared_task(ignore_result=False)
+def check_certificates() -> int:
+    """Mail the certificate-expiry alerts that are due (daily); return how many went out."""
+    return len(expiry.check_certificates())

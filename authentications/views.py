@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from authentications import netsuite, refresh, services, tokens
 from authentications.forms import AuthenticationForm
+from authentications.keypairs import KeyPairForm
 from authentications.models import HttpAuthentication, SigningKey
 
 
@@ -90,11 +92,12 @@ def authentication_edit(request: HttpRequest, identifier: str) -> HttpResponse:
 
 
 def _form_page(request: HttpRequest, authentication: HttpAuthentication) -> HttpResponse:
-    is_new = authentication.pk is None
     if request.method != "POST":
-        form = AuthenticationForm(instance=authentication)
+        # ?signing_key=<id>: the key pair generated on its own page, chosen already.
+        initial = {"signing_key": request.GET.get("signing_key", "")}
+        form = AuthenticationForm(instance=authentication, initial=initial, user=request.user)
         return _render_form(request, form, authentication)
-    form = AuthenticationForm(request.POST, request.FILES, instance=authentication)
+    form = AuthenticationForm(request.POST, request.FILES, instance=authentication, user=request.user)
     if "retrieve_token" in request.POST:
         outcome = _retrieve_with_form(form)
         if _is_htmx(request):
@@ -102,7 +105,21 @@ def _form_page(request: HttpRequest, authentication: HttpAuthentication) -> Http
         return _render_form(request, form, authentication, outcome=outcome)
     if not form.is_valid():
         return _render_form(request, form, authentication)
-    if is_new:
+    try:
+        authentication = _save(request, form, authentication)
+    except ValidationError as error:
+        # Lost a race the form could not see (a generated key pair taken meanwhile).
+        form.add_error(None, error.messages)
+        return _render_form(request, form, authentication)
+    for warning in form.warnings:
+        messages.warning(request, warning)
+    return redirect("authentications:detail", identifier=authentication.identifier)
+
+
+def _save(
+    request: HttpRequest, form: AuthenticationForm, authentication: HttpAuthentication
+) -> HttpAuthentication:
+    if authentication.pk is None:
         assert form.key_material is not None  # noqa: S101  (a valid new form always has a key)
         authentication = services.authentication_create(
             actor=request.user,
@@ -111,18 +128,16 @@ def _form_page(request: HttpRequest, authentication: HttpAuthentication) -> Http
             ip_address=_ip(request),
         )
         messages.success(request, f"Saved {authentication.name}.")
-    else:
-        authentication = services.authentication_update(
-            authentication=authentication,
-            actor=request.user,
-            values=form.authentication_values(),
-            key_material=form.key_material,
-            ip_address=_ip(request),
-        )
-        messages.success(request, f"Saved the changes to {authentication.name}.")
-    for warning in form.warnings:
-        messages.warning(request, warning)
-    return redirect("authentications:detail", identifier=authentication.identifier)
+        return authentication
+    authentication = services.authentication_update(
+        authentication=authentication,
+        actor=request.user,
+        values=form.authentication_values(),
+        key_material=form.key_material,
+        ip_address=_ip(request),
+    )
+    messages.success(request, f"Saved the changes to {authentication.name}.")
+    return authentication
 
 
 def _render_form(
@@ -143,7 +158,10 @@ def _render_form(
             "authentication": authentication,
             "is_new": authentication.pk is None,
             "outcome": outcome,
-            "paste_key_again": key_was_posted,
+            "paste_key_again": key_was_posted and form.generated_key is None,
+            # The "Generate a new key pair" panel, or the generated key pair chosen.
+            "generated_key": form.generated_key,
+            "key_pair_form": KeyPairForm(),
         },
         status=422 if form.is_bound and form.errors else 200,
     )

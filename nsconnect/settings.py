@@ -100,7 +100,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "authentications:list"
+LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
@@ -157,6 +157,9 @@ NSCONNECT_REFRESH_MARGIN_SECONDS = env.int("NSCONNECT_REFRESH_MARGIN_SECONDS", d
 NSCONNECT_ALERT_EMAILS = env.list("NSCONNECT_ALERT_EMAILS", default=[])
 # Where links in emails point.
 NSCONNECT_BASE_URL = env.str("NSCONNECT_BASE_URL", default="http://127.0.0.1:8000")
+# Days before a certificate's effective expiry when its recipients are mailed (and
+# once more on the day itself). A non-number fails loudly here.
+NSCONNECT_EXPIRY_ALERT_DAYS = env.list("NSCONNECT_EXPIRY_ALERT_DAYS", cast=int, default=[60, 30, 14, 7, 1])
 # Token API requests each API client may make per minute; past it the API answers 429.
 NSCONNECT_API_RATE_LIMIT = env.int("NSCONNECT_API_RATE_LIMIT", default=600)
 
@@ -217,5 +220,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "authentications.tasks.sweep_tokens",
         "schedule": 60.0,
         "options": {"expires": 55},
+    },
+    # Expiry alerts are counted in calendar days, so once a day is enough; a run
+    # that happens twice sends nothing twice (authentications/expiry.py).
+    "check-certificates": {
+        "task": "authentications.tasks.check_certificates",
+        "schedule": 24 * 60 * 60.0,
+        "options": {"expires": 23 * 60 * 60},
     },
 }

@@ -21,6 +21,7 @@ def tile(page: str, label: str) -> int:
 
 def expire_in(authentication: HttpAuthentication, days: float) -> SigningKey:
     key = authentication.active_key()
+    assert key is not None
     SigningKey.objects.filter(pk=key.pk).update(effective_expires_at=timezone.now() + dt.timedelta(days=days))
     return key
 

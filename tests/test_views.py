@@ -60,7 +60,7 @@ def test_the_list_shows_each_authentication(alice_client, register, create_authe
 def test_the_root_is_the_dashboard(alice_client):
     response = alice_client.get("/")
     assert response.status_code == 200
-    assert "<h1 class=\"h3 mb-3\">Dashboard</h1>" in response.content.decode()
+    assert '<h1 class="h3 mb-3">Dashboard</h1>' in response.content.decode()
 
 
 def test_the_form_has_alumios_fields_in_order(alice_client):

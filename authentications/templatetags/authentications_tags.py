@@ -37,8 +37,19 @@ def days_left(signing_key: SigningKey | None) -> dict[str, Any]:
 @register.inclusion_tag("authentications/includes/token_status.html")
 def token_status(authentication: HttpAuthentication) -> dict[str, Any]:
     token = authentication.current_token()
+    now = timezone.now()
+    # The list prefetches active keys (to_attr="active_keys"); other pages ask.
+    prefetched: list[SigningKey] | None = getattr(authentication, "active_keys", None)
+    if prefetched is not None:
+        signing_key = prefetched[0] if prefetched else None
+    else:
+        signing_key = authentication.active_key()
     return {
         "authentication": authentication,
         "token": token,
-        "expired": token is not None and token.is_expired(timezone.now()),
+        "expired": token is not None and token.is_expired(now),
+        # Scheduled refresh stops then (refresh._due), so no other status would be true for long.
+        "certificate_expired_at": (
+            signing_key.effective_expires_at if signing_key and signing_key.is_expired(now) else None
+        ),
     }
