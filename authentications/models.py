@@ -48,6 +48,9 @@ class HttpAuthentication(models.Model):
     scopes = models.CharField(max_length=100)
     account_id = models.CharField("account ID", max_length=40, blank=True)
     token_url = models.URLField("authentication URL", max_length=500)
+    # For NetSuite's certificate rotation endpoint: the role and entity of the M2M mapping.
+    netsuite_role_id = models.CharField("NetSuite role ID", max_length=20, blank=True)
+    netsuite_entity_id = models.CharField("NetSuite entity ID", max_length=20, blank=True)
     enabled = models.BooleanField(
         default=True, help_text="Disabled authentications are not refreshed and serve no tokens."
     )
@@ -86,6 +89,10 @@ class HttpAuthentication(models.Model):
 
     class Meta:
         ordering = ["name"]
+        permissions = [
+            ("retrieve_token", "Can retrieve access tokens"),
+            ("rotate_key", "Can rotate, verify, activate and roll back signing keys"),
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -144,7 +151,17 @@ class SigningKey(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     activated_at = models.DateTimeField(null=True, blank=True)
+    activated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     retired_at = models.DateTimeField(null=True, blank=True)
+    retired_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # A pending key may be activated only after a token was retrieved with it.
+    verified_at = models.DateTimeField(null=True, blank=True)
+    # A retired key's private key is wiped after the retention period; the row stays for history.
+    wiped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -218,6 +235,15 @@ class AuditEvent(models.Model):
         KEY_GENERATED = "key.generated", "Key pair generated"
         API_CLIENT_CREATE = "api_client.create", "API client created"
         API_CLIENT_REVOKE = "api_client.revoke", "API client revoked"
+        KEY_ADDED = "key.added", "Pending key added"
+        KEY_VERIFIED = "key.verified", "Pending key verified"
+        KEY_VERIFY_FAILED = "key.verify_failed", "Pending key verification failed"
+        KEY_ACTIVATED = "key.activated", "Key activated"
+        KEY_ABANDONED = "key.abandoned", "Pending key abandoned"
+        KEY_ROLLED_BACK = "key.rolled_back", "Key rolled back"
+        KEY_WIPED = "key.wiped", "Retired private key wiped"
+        NETSUITE_CERTIFICATE_UPLOADED = "netsuite.certificate_uploaded", "Certificate uploaded to NetSuite"
+        NETSUITE_CERTIFICATE_REVOKED = "netsuite.certificate_revoked", "Certificate revoked in NetSuite"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
