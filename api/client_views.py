@@ -1,9 +1,8 @@
-"""Staff pages for API clients: list them, issue a key (shown once), revoke one."""
+"""Pages for API clients (key administrators): list them, issue a key (shown once), revoke one."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,16 +12,11 @@ from django.views.decorators.http import require_http_methods
 from api import services
 from api.forms import ApiClientForm
 from api.models import ApiClient
+from authentications.permissions import require_permission
 
 
 def _ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
-
-
-def _require_staff(request: HttpRequest) -> None:
-    # Signed-in is already enforced by LoginRequiredMiddleware; keys open tokens, so staff only.
-    if not request.user.is_staff:
-        raise PermissionDenied("Only staff manage API clients.")
 
 
 def _listed_clients() -> QuerySet[ApiClient]:
@@ -33,17 +27,18 @@ def _listed_clients() -> QuerySet[ApiClient]:
     )
 
 
+# Signed-in is already enforced by LoginRequiredMiddleware; API keys open tokens, so a role is needed.
 @require_http_methods(["GET"])
+@require_permission("api.add_apiclient")
 def client_list(request: HttpRequest) -> HttpResponse:
-    _require_staff(request)
     return render(request, "api/client_list.html", {"clients": _listed_clients()})
 
 
 # The answer to a successful POST carries the key: no browser or proxy may keep a copy.
 @never_cache
 @require_http_methods(["GET", "POST"])
+@require_permission("api.add_apiclient")
 def client_create(request: HttpRequest) -> HttpResponse:
-    _require_staff(request)
     if request.method != "POST":
         return render(request, "api/client_form.html", {"form": ApiClientForm()})
     form = ApiClientForm(request.POST)
@@ -60,8 +55,8 @@ def client_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@require_permission("api.add_apiclient")
 def client_revoke(request: HttpRequest, pk: int) -> HttpResponse:
-    _require_staff(request)
     client = get_object_or_404(ApiClient, pk=pk)
     if request.method == "POST":
         if services.api_client_revoke(client=client, actor=request.user, ip_address=_ip(request)):

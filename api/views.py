@@ -101,7 +101,12 @@ def token(request: HttpRequest, identifier: str) -> JsonResponse:
         return refused.response
     services.api_usage_record(client=client, authentication=authentication)
     try:
-        access_token = refresh.token_for_consumer(authentication, actor=f"api client {client.name}")
+        # The caller's address goes in the audit trail, as for every web request.
+        access_token = refresh.token_for_consumer(
+            authentication,
+            actor=f"api client {client.name}",
+            ip_address=request.META.get("REMOTE_ADDR") or None,
+        )
     except refresh.TokenUnavailable as error:
         return _error(503, str(error), _retry_after(authentication))
     return JsonResponse(_token_body(access_token, timezone.now()))

@@ -19,6 +19,11 @@ from authentications.services import RESERVED_IDENTIFIERS, KeyMaterial, identifi
 MAX_PEM_CHARS = 16 * 1024
 _CERTIFICATE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 _CONSUMER_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
+_INTERNAL_ID = re.compile(r"^[0-9]+$")
+NETSUITE_IDS_HELP = (
+    "Optional: the internal IDs of the role and entity of the certificate mapping, for uploading "
+    "certificates to NetSuite from nsconnect."
+)
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
@@ -90,6 +95,8 @@ class AuthenticationForm(forms.ModelForm):
             "account_id",
             "enabled",
             "alert_recipients",
+            "netsuite_role_id",
+            "netsuite_entity_id",
         ]
         widgets = {"alert_recipients": forms.Textarea(attrs={"rows": 2})}
         help_texts = {
@@ -98,6 +105,8 @@ class AuthenticationForm(forms.ModelForm):
             "scopes": "Comma separated: restlets, rest_webservices, suite_analytics (or mcp alone). "
             "Each must be ticked on the integration record.",
             "account_id": "Optional, for example 1234567 or 1234567_SB1.",
+            "netsuite_role_id": NETSUITE_IDS_HELP,
+            "netsuite_entity_id": NETSUITE_IDS_HELP,
         }
 
     field_order = [
@@ -117,6 +126,8 @@ class AuthenticationForm(forms.ModelForm):
         "certificate_file",
         "enabled",
         "alert_recipients",
+        "netsuite_role_id",
+        "netsuite_entity_id",
     ]
 
     def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
@@ -234,6 +245,21 @@ class AuthenticationForm(forms.ModelForm):
             except forms.ValidationError:
                 raise forms.ValidationError(f"{address} is not an email address.") from None
         return ", ".join(addresses)
+
+    def clean_netsuite_role_id(self) -> str:
+        return self._internal_id("netsuite_role_id", "role")
+
+    def clean_netsuite_entity_id(self) -> str:
+        return self._internal_id("netsuite_entity_id", "entity")
+
+    def _internal_id(self, name: str, what: str) -> str:
+        value: str = self.cleaned_data[name].strip()
+        if value and not _INTERNAL_ID.match(value):
+            raise forms.ValidationError(
+                f"The {what} ID is NetSuite's internal ID: digits only, as in the Internal ID column "
+                f"of the {what} list."
+            )
+        return value
 
     def clean_private_key(self) -> str:
         return self._pem_text("private_key", "private_key_file", "private key")

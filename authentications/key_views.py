@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 from authentications import keygen, keypairs
 from authentications.keypairs import KeyPairForm
 from authentications.models import HttpAuthentication, JwtAlgorithm, SigningKey
+from authentications.permissions import require_permission
 from authentications.views import _ip, _is_htmx
 
 CERTIFICATE_CONTENT_TYPES = {"pem": "application/x-pem-file", "crt": "application/x-x509-ca-cert"}
@@ -32,6 +33,7 @@ def _authentication_for(identifier: str) -> HttpAuthentication | None:
 
 
 @require_http_methods(["GET", "POST"])
+@require_permission("authentications.add_httpauthentication", "authentications.rotate_key", any_of=True)
 def key_pair_create(request: HttpRequest) -> HttpResponse:
     """Its own page, and the panel on the authentication form (htmx)."""
     panel = "authentications/_key_pair_panel.html"

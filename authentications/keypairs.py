@@ -100,9 +100,10 @@ def key_pair_generate(
 
 
 def signing_keys_visible_to(user: Any) -> QuerySet[SigningKey]:
-    """Keys of authentications (every signed-in user reads those), and unattached keys of their maker."""
+    """Keys of authentications (every signed-in user reads those), and unattached keys of their maker;
+    staff and key administrators see them all."""
     signing_keys = SigningKey.objects.select_related("authentication")
-    if user.is_staff:
+    if user.is_staff or user.has_perm("authentications.rotate_key"):
         return signing_keys
     return signing_keys.filter(Q(authentication__isnull=False) | Q(created_by=user))
 

@@ -219,3 +219,9 @@ def load_stored_private_key(cache_key: tuple[int, str], pem: str) -> PrivateKey:
         while len(_LOADED_KEYS) > LOADED_KEYS_MAX:
             _LOADED_KEYS.popitem(last=False)
     return loaded
+
+
+def forget_loaded_key(cache_key: tuple[int, str]) -> None:
+    """Drop a loaded key from this process's cache (its private key was wiped)."""
+    with _LOADED_KEYS_LOCK:
+        _LOADED_KEYS.pop(cache_key, None)

@@ -6,6 +6,7 @@ Facts and their sources are in shared NETSUITE.md; every rule there is applied h
 from __future__ import annotations
 
 import contextlib
+import http.cookiejar
 import json
 import re
 import threading
@@ -193,11 +194,14 @@ _sessions = threading.local()
 
 def _session() -> requests.Session:
     # One keep-alive session per thread; trust_env off so no ~/.netrc
-    # credentials (an Authorization header) or proxy is ever added silently.
+    # credentials (an Authorization header) or proxy is ever added silently, and
+    # no cookie jar: NetSuite sets routing cookies, and a Cookie header must never
+    # travel with a bearer token.
     session = getattr(_sessions, "session", None)
     if session is None:
         session = requests.Session()
         session.trust_env = False
+        session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
         _sessions.session = session
     return session
 

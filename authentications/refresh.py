@@ -104,7 +104,9 @@ def token_get(
         time.sleep(POLL_SECONDS)
 
 
-def token_for_consumer(authentication: HttpAuthentication, *, actor: Actor) -> AccessToken:
+def token_for_consumer(
+    authentication: HttpAuthentication, *, actor: Actor, ip_address: str | None = None
+) -> AccessToken:
     """What the token API serves: the current token, renewed single-flight when under a minute
     is left, unless back-off says NetSuite must not be asked yet."""
     now = timezone.now()
@@ -129,7 +131,9 @@ def token_for_consumer(authentication: HttpAuthentication, *, actor: Actor) -> A
             f"{authentication.last_error}"
         )
     try:
-        return token_get(authentication=authentication, actor=actor, min_seconds_left=60)
+        return token_get(
+            authentication=authentication, actor=actor, min_seconds_left=60, ip_address=ip_address
+        )
     except netsuite.TokenRequestError as error:
         raise TokenUnavailable(error.message) from None
 

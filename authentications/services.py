@@ -46,6 +46,8 @@ AUTHENTICATION_FIELDS = (
     "token_url",
     "enabled",
     "alert_recipients",
+    "netsuite_role_id",
+    "netsuite_entity_id",
 )
 
 
@@ -79,10 +81,17 @@ def audit(
     )
 
 
-def _add_signing_key(authentication: HttpAuthentication, material: KeyMaterial, actor: Actor) -> SigningKey:
+def _add_signing_key(
+    authentication: HttpAuthentication,
+    material: KeyMaterial,
+    actor: Actor,
+    state: str = SigningKey.State.ACTIVE,
+) -> SigningKey:
+    # state=PENDING: a rotation's new key, activated only after it was verified (rotation.py).
     if material.signing_key_id is not None:
-        return _attach_generated_key(authentication, material, material.signing_key_id)
+        return _attach_generated_key(authentication, material, material.signing_key_id, state)
     now = timezone.now()
+    active = state == SigningKey.State.ACTIVE
     facts = material.certificate
     signing_key = SigningKey(
         authentication=authentication,
@@ -97,10 +106,11 @@ def _add_signing_key(authentication: HttpAuthentication, material: KeyMaterial, 
         not_before=facts.not_before,
         not_after=facts.not_after,
         effective_expires_at=SigningKey.effective_expiry(facts.not_after, now),
-        state=SigningKey.State.ACTIVE,
+        state=state,
         created_by=user_of(actor),
         created_at=now,
-        activated_at=now,
+        activated_at=now if active else None,
+        activated_by=user_of(actor) if active else None,
     )
     signing_key.full_clean(exclude=["authentication"])
     signing_key.save()
@@ -108,7 +118,7 @@ def _add_signing_key(authentication: HttpAuthentication, material: KeyMaterial, 
 
 
 def _attach_generated_key(
-    authentication: HttpAuthentication, material: KeyMaterial, signing_key_id: int
+    authentication: HttpAuthentication, material: KeyMaterial, signing_key_id: int, state: str
 ) -> SigningKey:
     # Locked and re-checked here: two forms may have offered the same key pair at once.
     signing_key = (
@@ -127,8 +137,9 @@ def _attach_generated_key(
         )
     signing_key.authentication = authentication
     signing_key.certificate_id = material.certificate_id
-    signing_key.state = SigningKey.State.ACTIVE
-    signing_key.activated_at = timezone.now()
+    signing_key.state = state
+    if state == SigningKey.State.ACTIVE:
+        signing_key.activated_at = timezone.now()
     signing_key.full_clean(exclude=["authentication"])
     signing_key.save()
     return signing_key

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from authentications import expiry
+from authentications import expiry, retired_keys
 from authentications.refresh import authentications_due, refresh_scheduled
 
 # Just under the sweep's minute: a refresh still queued by then is enqueued again by
@@ -33,3 +33,9 @@ def refresh_token(authentication_id: int) -> str:
 def check_certificates() -> int:
     """Mail the certificate-expiry alerts that are due (daily); return how many went out."""
     return len(expiry.check_certificates())
+
+
+@shared_task(ignore_result=False)
+def wipe_retired_keys() -> int:
+    """Empty the private keys retired longer than the retention (daily); return how many."""
+    return len(retired_keys.keys_wipe_retired(actor="scheduler"))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from authentications import key_views, views
+from authentications import key_views, netsuite_certificate_views, rotation_views, views
 
 app_name = "authentications"
 
@@ -29,4 +29,27 @@ urlpatterns = [
     path("<slug:identifier>/delete/", views.authentication_delete, name="delete"),
     path("<slug:identifier>/retrieve-token/", views.token_retrieve, name="retrieve_token"),
     path("<slug:identifier>/test-request/", views.test_request, name="test_request"),
+    # The key rotation wizard: one page, and a POST per step (rotation_views.py).
+    path("<slug:identifier>/rotate/", rotation_views.rotate, name="rotate"),
+    path("<slug:identifier>/rotate/generate/", rotation_views.rotate_generate, name="rotate_generate"),
+    path(
+        "<slug:identifier>/rotate/certificate-id/",
+        rotation_views.rotate_certificate_id,
+        name="rotate_certificate_id",
+    ),
+    path("<slug:identifier>/rotate/verify/", rotation_views.rotate_verify, name="rotate_verify"),
+    path("<slug:identifier>/rotate/activate/", rotation_views.rotate_activate, name="rotate_activate"),
+    path("<slug:identifier>/rotate/abandon/", rotation_views.rotate_abandon, name="rotate_abandon"),
+    path("<slug:identifier>/rotate/rollback/", rotation_views.rotate_rollback, name="rotate_rollback"),
+    # NetSuite's certificate endpoint, from the wizard (netsuite_certificate_views.py).
+    path(
+        "<slug:identifier>/rotate/netsuite-upload/",
+        netsuite_certificate_views.netsuite_certificate_upload,
+        name="netsuite_certificate_upload",
+    ),
+    path(
+        "<slug:identifier>/rotate/netsuite-revoke/",
+        netsuite_certificate_views.netsuite_certificate_revoke,
+        name="netsuite_certificate_revoke",
+    ),
 ]

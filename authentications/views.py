@@ -6,17 +6,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from authentications import netsuite, refresh, services, tokens
+from authentications import netsuite, refresh, retired_keys, rotation, services, tokens
 from authentications.forms import AuthenticationForm
 from authentications.keypairs import KeyPairForm
 from authentications.models import HttpAuthentication, SigningKey
+from authentications.permissions import refusal, require_permission
 
 
 @dataclass
@@ -39,7 +40,7 @@ def _is_htmx(request: HttpRequest) -> bool:
 
 
 def _get_authentication(request: HttpRequest, identifier: str) -> HttpAuthentication:
-    # Every signed-in user may read and change authentications until roles arrive.
+    # Every signed-in user may read authentications; the views' guards say who may change them.
     return get_object_or_404(HttpAuthentication, identifier=identifier)
 
 
@@ -75,6 +76,11 @@ def _render_detail(request: HttpRequest, authentication: HttpAuthentication, **e
             "active_key": authentication.active_key(),
             "token": authentication.current_token(),
             "audit_events": authentication.audit_events.all()[:10],
+            # Key history, newest first; the private key stays in the database.
+            "signing_keys": authentication.signing_keys.defer("private_key").select_related(
+                "activated_by", "retired_by"
+            ),
+            "rollback_key": retired_keys.rollback_candidate(authentication),
             "test_path": netsuite.TEST_REQUEST_PATH,
             **extra,
         },
@@ -82,11 +88,13 @@ def _render_detail(request: HttpRequest, authentication: HttpAuthentication, **e
 
 
 @require_http_methods(["GET", "POST"])
+@require_permission("authentications.add_httpauthentication")
 def authentication_create(request: HttpRequest) -> HttpResponse:
     return _form_page(request, HttpAuthentication())
 
 
 @require_http_methods(["GET", "POST"])
+@require_permission("authentications.change_httpauthentication")
 def authentication_edit(request: HttpRequest, identifier: str) -> HttpResponse:
     return _form_page(request, _get_authentication(request, identifier))
 
@@ -99,12 +107,16 @@ def _form_page(request: HttpRequest, authentication: HttpAuthentication) -> Http
         return _render_form(request, form, authentication)
     form = AuthenticationForm(request.POST, request.FILES, instance=authentication, user=request.user)
     if "retrieve_token" in request.POST:
+        if not request.user.has_perm("authentications.retrieve_token"):
+            raise PermissionDenied(refusal("authentications.retrieve_token"))
         outcome = _retrieve_with_form(form)
         if _is_htmx(request):
             return render(request, "authentications/_retrieve_result.html", {"outcome": outcome})
         return _render_form(request, form, authentication, outcome=outcome)
     if not form.is_valid():
         return _render_form(request, form, authentication)
+    if authentication.pk is not None and form.key_material is not None:
+        return _save_with_new_key(request, form, authentication)
     try:
         authentication = _save(request, form, authentication)
     except ValidationError as error:
@@ -114,6 +126,40 @@ def _form_page(request: HttpRequest, authentication: HttpAuthentication) -> Http
     for warning in form.warnings:
         messages.warning(request, warning)
     return redirect("authentications:detail", identifier=authentication.identifier)
+
+
+def _save_with_new_key(
+    request: HttpRequest, form: AuthenticationForm, authentication: HttpAuthentication
+) -> HttpResponse:
+    """A new key on the edit form is a rotation: it is stored pending and verified before use."""
+    key_material = form.key_material
+    assert key_material is not None  # noqa: S101  (the caller checked)
+    if not request.user.has_perm("authentications.rotate_key"):
+        form.add_error(
+            "private_key",
+            "Changing the key or Certificate ID is a key rotation, which needs the rotate key permission. "
+            "Leave the private key blank and keep the Certificate ID to save the other changes.",
+        )
+        return _render_form(request, form, authentication)
+    try:
+        rotation.authentication_update_with_pending_key(
+            authentication=authentication,
+            actor=request.user,
+            values=form.authentication_values(),
+            key_material=key_material,
+            ip_address=_ip(request),
+        )
+    except (ValidationError, rotation.RotationError) as error:
+        form.add_error("private_key", error.messages if isinstance(error, ValidationError) else str(error))
+        return _render_form(request, form, authentication)
+    for warning in form.warnings:
+        messages.warning(request, warning)
+    messages.success(
+        request,
+        f"Saved the changes to {authentication.name}. The new key is pending: verify it, then activate it. "
+        "Until then tokens still come from the active key.",
+    )
+    return redirect("authentications:rotate", identifier=authentication.identifier)
 
 
 def _save(
@@ -187,6 +233,7 @@ def _retrieve_with_form(form: AuthenticationForm) -> RetrieveOutcome:
 
 
 @require_POST
+@require_permission("authentications.retrieve_token")
 def token_retrieve(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication = _get_authentication(request, identifier)
     try:
@@ -208,6 +255,7 @@ def token_retrieve(request: HttpRequest, identifier: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@require_permission("authentications.delete_httpauthentication")
 def authentication_delete(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication = _get_authentication(request, identifier)
     if request.method == "POST":
@@ -220,6 +268,7 @@ def authentication_delete(request: HttpRequest, identifier: str) -> HttpResponse
 
 
 @require_POST
+@require_permission("authentications.retrieve_token")
 def test_request(request: HttpRequest, identifier: str) -> HttpResponse:
     """Call a NetSuite REST resource with the current token and show what came back."""
     authentication = _get_authentication(request, identifier)

@@ -162,6 +162,9 @@ NSCONNECT_BASE_URL = env.str("NSCONNECT_BASE_URL", default="http://127.0.0.1:800
 NSCONNECT_EXPIRY_ALERT_DAYS = env.list("NSCONNECT_EXPIRY_ALERT_DAYS", cast=int, default=[60, 30, 14, 7, 1])
 # Token API requests each API client may make per minute; past it the API answers 429.
 NSCONNECT_API_RATE_LIMIT = env.int("NSCONNECT_API_RATE_LIMIT", default=600)
+# Days a retired signing key is kept (encrypted) so it can be rolled back to; after
+# them the daily wipe_retired_keys task empties its private key.
+NSCONNECT_RETIRED_KEY_RETENTION_DAYS = env.int("NSCONNECT_RETIRED_KEY_RETENTION_DAYS", default=14)
 
 # --- email ---------------------------------------------------------------------
 _email = env.email_url("EMAIL_URL", default="consolemail://")
@@ -225,6 +228,12 @@ CELERY_BEAT_SCHEDULE = {
     # that happens twice sends nothing twice (authentications/expiry.py).
     "check-certificates": {
         "task": "authentications.tasks.check_certificates",
+        "schedule": 24 * 60 * 60.0,
+        "options": {"expires": 23 * 60 * 60},
+    },
+    # Retention is counted in days: a daily wipe is enough, and a key wiped twice is a no-op.
+    "wipe-retired-keys": {
+        "task": "authentications.tasks.wipe_retired_keys",
         "schedule": 24 * 60 * 60.0,
         "options": {"expires": 23 * 60 * 60},
     },

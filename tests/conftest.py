@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -49,10 +50,25 @@ def _nsconnect_settings(settings: Any, fake_netsuite_server: FakeNetSuite) -> No
     }
 
 
+def put_in_role(user: Any, role: str) -> Any:
+    """Add a user to a role ("Integrators", "Key administrators"), a group the migration made.
+
+    A transactional test's flush deletes the groups with everything else, so they are made again
+    here the way the migration makes them."""
+    from django.apps import apps
+    from django.contrib.auth.models import Group
+
+    if not Group.objects.filter(name=role).exists():
+        importlib.import_module("authentications.migrations.0006_roles").create_roles(apps, None)
+    user.groups.add(Group.objects.get(name=role))
+    return user
+
+
 @pytest.fixture
 def alice(django_user_model: Any) -> Any:
-    """Alice integrates systems with NetSuite and owns the authentications."""
-    return django_user_model.objects.create_user(username="alice", email="alice@example.com", password="x")
+    """Alice integrates systems with NetSuite and owns the authentications: an integrator."""
+    user = django_user_model.objects.create_user(username="alice", email="alice@example.com", password="x")
+    return put_in_role(user, "Integrators")
 
 
 @pytest.fixture
@@ -130,6 +146,8 @@ def form_data(fake_netsuite: FakeNetSuite):
             "certificate": registered.certificate_pem,
             "enabled": "on",
             "alert_recipients": "",
+            "netsuite_role_id": "",
+            "netsuite_entity_id": "",
         }
         data.update(overrides)
         return data

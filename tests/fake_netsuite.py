@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import secrets
 import threading
 import time
@@ -24,6 +25,10 @@ from jwcrypto import jwk, jws
 
 TOKEN_PATH = "/services/rest/auth/oauth2/v1/token"  # noqa: S105 - a URL path
 RECORD_PATH = "/services/rest/record/v1/"
+# NETSUITE.md section 5: list and add on .../certificates, revoke on .../<CertificateID>/revoke.
+CERTIFICATES_ROUTE = re.compile(
+    r"^/services/rest/auth/oauth2/v1/clients/([^/?]+)/certificates(?:/([^/?]+)/revoke)?$"
+)
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 FORM_FIELDS = frozenset({"grant_type", "client_assertion_type", "client_assertion"})
 KNOWN_SCOPES = frozenset({"restlets", "rest_webservices", "suite_analytics", "mcp"})
@@ -141,10 +146,17 @@ class FakeNetSuite:
         self.delay: float = 0
         self.expires_in: str | int = "3600"
         self.token_type: str = "Bearer"  # noqa: S105 - a token type, not a secret
+        # True sets a routing cookie on every answer, as NetSuite does.
+        self.set_cookie = False
         # False plays a role without "Log in using OAuth 2.0 Access Tokens".
         self.role_can_use_tokens = True
         self.requests: list[RecordedRequest] = []
         self.issued_tokens: list[str] = []
+        # token -> (consumer key, scopes) it was issued for: the certificate endpoint checks both.
+        self._grants: dict[str, tuple[str, frozenset[str]]] = {}
+        # certificate id -> what the certificate endpoint knows of it (role, entity, ...).
+        self._certificates: dict[str, dict[str, Any]] = {}
+        self._certificate_answers: deque[tuple[int, str, bytes]] = deque()
 
     def start(self) -> Self:
         if self._server is None:
@@ -203,6 +215,12 @@ class FakeNetSuite:
         with self._lock:
             self._revoked.add(certificate_id)
 
+    def answer_certificates_next(self, status: int, body: bytes | object, ctype: str = JSON) -> None:
+        """Script the next answer of the certificate endpoint (its bodies are undocumented)."""
+        raw = body if isinstance(body, bytes) else _json(body)
+        with self._lock:
+            self._certificate_answers.append((status, ctype, raw))
+
     def fail_next(self, kind: str, times: int = 1) -> None:
         if kind not in FAILURE_KINDS:
             raise ValueError(f"unknown kind {kind!r}; one of {sorted(FAILURE_KINDS)}")
@@ -213,9 +231,12 @@ class FakeNetSuite:
         with self._lock:
             self.requests.clear()
             self.issued_tokens.clear()
+            self._grants.clear()
+            self._certificate_answers.clear()
             self._failures.clear()
             self.delay = 0
             self.role_can_use_tokens = True
+            self.set_cookie = False
 
     def _handle(self, h: _Handler) -> None:
         headers = {name.lower(): value for name, value in h.headers.items()}
@@ -228,6 +249,10 @@ class FakeNetSuite:
         rec = RecordedRequest(h.command, h.path, headers, form)
         if h.command == "GET" and h.path.startswith(RECORD_PATH):
             self._answer_record(h, rec)
+            return
+        route = CERTIFICATES_ROUTE.match(h.path)
+        if route and h.command in ("GET", "POST"):
+            self._answer_certificates(h, rec, body, route.group(1), route.group(2))
             return
         if h.command != "POST" or h.path.split("?", 1)[0] != TOKEN_PATH:
             rec.status, rec.error = 404, "not_found"
@@ -250,8 +275,11 @@ class FakeNetSuite:
             self._send(h, rec.status, JSON, _json({"error": rec.error}))
         else:
             token, body = self._token_body()
+            claims = rec.claims or {}
             with self._lock:
                 self.issued_tokens.append(token)
+                scopes = frozenset(s.strip() for s in str(claims.get("scope", "")).split(","))
+                self._grants[token] = (str(claims.get("iss")), scopes)
             self._record(rec)
             self._send(h, 200, JSON, body)
 
@@ -273,6 +301,75 @@ class FakeNetSuite:
         self._record(rec)
         items = [{"name": name, "links": []} for name in ("account", "customer", "salesorder")]
         self._send(h, 200, JSON, _json({"items": items, "path": h.path}))
+
+    def _answer_certificates(
+        self, h: _Handler, rec: RecordedRequest, body: bytes, client_id: str, revoke_id: str | None
+    ) -> None:
+        """The certificate rotation endpoint: a bearer token issued to this client with
+        rest_webservices, never with a cookie; scripted answers first."""
+        scheme, _, token = rec.headers.get("authorization", "").partition(" ")
+        with self._lock:
+            grant = self._grants.get(token) if scheme == "Bearer" else None
+            scripted = self._certificate_answers.popleft() if self._certificate_answers else None
+        answer: dict[str, Any]
+        if grant is None or "cookie" in rec.headers:
+            status, answer = 401, {"error": "no bearer token this fake issued, or a Cookie header with it"}
+        elif grant[0] != client_id or "rest_webservices" not in grant[1]:
+            status, answer = 403, {"error": "token of another client, or without rest_webservices"}
+        elif scripted is not None:
+            rec.status, rec.reason = scripted[0], "scripted certificate answer"
+            self._record(rec)
+            self._send(h, scripted[0], scripted[1], scripted[2])
+            return
+        elif revoke_id is not None:
+            status, answer = self._revoke_certificate(client_id, revoke_id, h.command)
+        elif h.command == "GET":
+            status, answer = 200, {"items": self._certificates_of(client_id)}
+        else:
+            status, answer = self._add_certificate(client_id, body)
+        rec.status, rec.error = status, answer.get("error") if status >= 400 else None
+        rec.reason = str(rec.error or "")
+        self._record(rec)
+        self._send(h, status, JSON, _json(answer))
+
+    def _add_certificate(self, client_id: str, body: bytes) -> tuple[int, dict[str, Any]]:
+        try:
+            payload = json.loads(body)
+            pem, role, entity = payload["fileContent"], payload["role"], payload["entity"]
+            if type(role) is not int or type(entity) is not int or not isinstance(pem, str):
+                raise TypeError("role and entity must be integers, fileContent a string")
+            key = jwk.JWK.from_pem(pem.encode())
+        except Exception as exc:  # malformed JSON, missing fields, a PEM jwcrypto cannot read
+            return 400, {"error": f"bad certificate request: {exc}"}
+        with self._lock:
+            # The integration record's scopes stay those of its other certificates.
+            scopes = [m.scopes for m in self._mappings.values() if m.consumer_key == client_id]
+            certificate_id = secrets.token_urlsafe(32)[:43]
+            self._mappings[certificate_id] = _Mapping(client_id, key, frozenset().union(*scopes))
+            info = {"id": certificate_id, "status": "ACTIVE", "role": role, "entity": entity}
+            self._certificates[certificate_id] = info
+        return 200, dict(info)
+
+    def _revoke_certificate(
+        self, client_id: str, certificate_id: str, method: str
+    ) -> tuple[int, dict[str, Any]]:
+        with self._lock:
+            mapping = self._mappings.get(certificate_id)
+            if method != "POST" or mapping is None or mapping.consumer_key != client_id:
+                return 404, {"error": f"no certificate {certificate_id} for this client"}
+            self._revoked.add(certificate_id)
+        return 200, {"id": certificate_id, "status": "REVOKED"}
+
+    def _certificates_of(self, client_id: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {
+                    **self._certificates.get(cid, {"id": cid}),
+                    "status": "REVOKED" if cid in self._revoked else "ACTIVE",
+                }
+                for cid, mapping in self._mappings.items()
+                if mapping.consumer_key == client_id
+            ]
 
     def _token_body(self) -> tuple[str, bytes]:
         # Real access tokens are JWTs that clients must treat as opaque: random will do.
@@ -410,6 +507,8 @@ class FakeNetSuite:
         try:
             h.send_response(status)
             h.send_header("Content-Type", ctype)
+            if self.set_cookie:
+                h.send_header("Set-Cookie", "NS_ROUTING_VERSION=LAGGING; Path=/")
             if status == 401:
                 h.send_header("WWW-Authenticate", 'Bearer error="invalid_client"')
             for name, value in (extra or {}).items():

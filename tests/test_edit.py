@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.contrib.auth.models import Permission
 
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
 from tests import keyfactory
@@ -42,27 +43,46 @@ def test_a_blank_private_key_keeps_the_current_key(alice_client, register, creat
     assert event.details == {"changed": ["scopes"]}
 
 
-def test_a_new_key_becomes_a_new_active_key_version(alice_client, register, create_authentication, form_data):
+def may_rotate(user) -> None:
+    user.user_permissions.add(Permission.objects.get(codename="rotate_key"))
+
+
+def test_a_new_key_becomes_a_pending_key_verified_in_the_wizard(
+    alice, alice_client, register, create_authentication, form_data
+):
+    """GIVEN alice may rotate keys
+    WHEN she saves the edit form with a new key and certificate and another scope
+    THEN the scope is saved, the new key is pending (the old one still active) and she is sent
+    to the rotation wizard to verify it."""
+    may_rotate(alice)
     old = register("p256")
     authentication = create_authentication(old)
     old_key = authentication.active_key()
     new = register("rsa3072")
-    data = form_data(new, consumer_key=old.consumer_key)
+    data = form_data(new, consumer_key=old.consumer_key, scopes="restlets")
     response = alice_client.post(edit_url(authentication), data)
     assert response.status_code == 302
-    old_key.refresh_from_db()
-    assert old_key.state == "retired" and old_key.retired_at is not None
-    active = authentication.active_key()
-    assert (active.certificate_id, active.key_type, active.key_size) == (new.certificate_id, "RSA", 3072)
+    assert response["Location"] == f"/authentications/{authentication.identifier}/rotate/"
+    authentication.refresh_from_db()
+    assert authentication.scopes == "restlets"
+    # PS256 fits the new RSA key, not the active P-256 one: it waits for activation.
+    assert authentication.jwt_algorithm == "ES256"
+    assert authentication.active_key() == old_key
+    pending = authentication.signing_keys.get(state="pending")
+    assert (pending.certificate_id, pending.key_type, pending.key_size) == (new.certificate_id, "RSA", 3072)
+    assert pending.verified_at is None
     assert SigningKey.objects.filter(state="active").count() == 1
-    details = AuditEvent.objects.filter(action="authentication.update").get().details
-    assert details["signing_key"]["certificate_id"] == new.certificate_id
+    assert AuditEvent.objects.filter(action="authentication.update").get().details == {"changed": ["scopes"]}
+    details = AuditEvent.objects.filter(action="key.added").get().details
+    assert details["certificate_id"] == new.certificate_id
     assert "BEGIN" not in str(details)
+    assert "Verify the new key" in alice_client.get(response["Location"]).content.decode()
 
 
-def test_a_new_certificate_id_alone_makes_a_new_version_with_the_same_key(
-    alice_client, register, create_authentication, form_data
+def test_a_new_certificate_id_alone_makes_a_pending_version_with_the_same_key(
+    alice, alice_client, register, create_authentication, form_data
 ):
+    may_rotate(alice)
     registered = register("p256")
     authentication = create_authentication(registered)
     old_key = authentication.active_key()
@@ -71,10 +91,31 @@ def test_a_new_certificate_id_alone_makes_a_new_version_with_the_same_key(
         edit_url(authentication), form_data(registered, private_key="", certificate_id=certificate_id)
     )
     assert response.status_code == 302
-    active = authentication.active_key()
-    assert active.pk != old_key.pk
-    assert active.certificate_id == certificate_id
-    assert active.private_key == old_key.private_key
+    assert authentication.active_key() == old_key
+    pending = authentication.signing_keys.get(state="pending")
+    assert pending.certificate_id == certificate_id
+    assert pending.private_key == old_key.private_key
+
+
+def test_a_new_key_without_the_rotate_permission_is_refused_at_the_private_key(
+    alice_client, register, create_authentication, form_data
+):
+    """GIVEN alice may change authentications but not rotate keys
+    WHEN she posts a new key with the edit form
+    THEN the Private key field says why, and nothing changes."""
+    old = register("p256")
+    authentication = create_authentication(old)
+    key = authentication.active_key()
+    new = register("p384")
+    response = alice_client.post(
+        edit_url(authentication), form_data(new, consumer_key=old.consumer_key, scopes="restlets")
+    )
+    assert response.status_code == 422
+    assert "needs the rotate key permission" in " ".join(response.context["form"].errors["private_key"])
+    authentication.refresh_from_db()
+    assert authentication.scopes == "restlets,rest_webservices"
+    assert list(SigningKey.objects.values_list("pk", "state")) == [(key.pk, "active")]
+    assert not AuditEvent.objects.filter(action__in=["authentication.update", "key.added"]).exists()
 
 
 def test_a_bad_edit_changes_nothing(alice_client, register, create_authentication, form_data):

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
+from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import Client
@@ -18,7 +19,7 @@ from django.utils import timezone
 from authentications import keys, services
 from authentications.forms import AuthenticationForm
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
-from tests.conftest import Registered, new_certificate_id, new_consumer_key
+from tests.conftest import Registered, new_certificate_id, new_consumer_key, put_in_role
 from tests.fake_netsuite import FakeNetSuite
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +77,8 @@ def pages(alice_client: Any) -> Iterator[Pages]:
 @pytest.fixture
 def bob(django_user_model: Any) -> Any:
     """Bob also integrates systems; his generated key pairs are his until an authentication uses them."""
-    return django_user_model.objects.create_user(username="bob", email="bob@example.com", password="x")
+    user = django_user_model.objects.create_user(username="bob", email="bob@example.com", password="x")
+    return put_in_role(user, "Integrators")
 
 
 def generate(pages: Pages, kind: str = "p256", days: str = "730", common_name: str = "Acme ERP") -> Any:
@@ -361,11 +363,13 @@ def test_a_key_pair_taken_meanwhile_is_not_attached_twice(pages, fake_netsuite, 
 
 
 def test_editing_with_a_generated_key_rotates_to_it(
-    pages, register, create_authentication, fake_netsuite, form_data
+    pages, alice, register, create_authentication, fake_netsuite, form_data
 ):
-    """GIVEN an authentication with a pasted P-256 key
+    """GIVEN an authentication with a pasted P-256 key, and alice may rotate keys
     WHEN alice generates an RSA 3072 key pair on its edit page and saves with NetSuite's new Certificate ID
-    THEN the generated key is the active key version, the old one is retired, and a token comes with it."""
+    THEN the generated key is pending until she verifies and activates it in the rotation wizard; then
+    it is the active key version, the old one is retired, and a token comes with it."""
+    alice.user_permissions.add(Permission.objects.get(codename="rotate_key"))
     old = register("p256")
     authentication = create_authentication(old)
     old_key = authentication.active_key()
@@ -391,16 +395,34 @@ def test_editing_with_a_generated_key_rotates_to_it(
 
     saved = pages.post(edit_url, data)
     assert saved.status_code == 302
+    assert saved["Location"] == f"/authentications/{authentication.identifier}/rotate/"
+    signing_key.refresh_from_db()
+    assert (signing_key.authentication_id, signing_key.state) == (authentication.pk, "pending")
+    assert authentication.active_key() == old_key
+    authentication.refresh_from_db()
+    assert authentication.jwt_algorithm == "ES256"  # still the active key's until activation
+
+    rotate = f"/authentications/{authentication.identifier}/rotate/"
+    pages.post(rotate + "verify/", {"signing_key": str(signing_key.pk)})
+    activated = pages.post(
+        rotate + "activate/",
+        {
+            "signing_key": str(signing_key.pk),
+            "certificate_id": new.certificate_id,
+            "fingerprint_sha256": signing_key.fingerprint_sha256,
+        },
+    )
+    assert activated.status_code == 302
     old_key.refresh_from_db()
     signing_key.refresh_from_db()
     assert old_key.state == "retired" and old_key.retired_at is not None
-    assert (signing_key.authentication_id, signing_key.state) == (authentication.pk, "active")
+    assert signing_key.state == "active"
     assert authentication.active_key() == signing_key
     authentication.refresh_from_db()
     assert authentication.jwt_algorithm == "PS256"
-    details = AuditEvent.objects.get(action=AuditEvent.Action.UPDATE).details
-    assert details["signing_key"]["certificate_id"] == new.certificate_id
-    assert details["retired_keys"] == 1
+    assert AuditEvent.objects.get(action=AuditEvent.Action.KEY_ACTIVATED).details["certificate_id"] == (
+        new.certificate_id
+    )
 
     pages.post(f"/authentications/{authentication.identifier}/retrieve-token/", {})
     header = fake_netsuite.requests[-1].jose_header

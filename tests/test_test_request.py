@@ -65,3 +65,15 @@ def test_a_token_failure_is_shown(alice_client, register, create_authentication,
     fake_netsuite.fail_next("invalid_client")
     page = alice_client.post(url(authentication), {"path": ""}, HTTP_HX_REQUEST="true").content.decode()
     assert "invalid_client" in page
+
+
+def test_cookies_netsuite_sets_never_travel_with_the_token(
+    alice_client, register, create_authentication, fake_netsuite
+):
+    """GIVEN NetSuite sets a routing cookie on its answers WHEN the token is used THEN no Cookie goes back."""
+    authentication = create_authentication(register("p256"))
+    fake_netsuite.set_cookie = True
+    alice_client.post(f"/authentications/{authentication.identifier}/retrieve-token/")
+    page = alice_client.post(url(authentication), {"path": ""}).content.decode()
+    assert "HTTP 200" in page
+    assert all("cookie" not in request.headers for request in fake_netsuite.requests)

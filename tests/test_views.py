@@ -7,6 +7,7 @@ import re
 import pytest
 
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
+from tests.conftest import put_in_role
 
 pytestmark = pytest.mark.django_db
 
@@ -104,8 +105,9 @@ def test_the_form_has_alumios_fields_in_order(alice_client):
 
 
 def test_the_detail_page_shows_the_key_and_never_the_secrets(
-    alice_client, register, create_authentication, fake_netsuite
+    alice, alice_client, register, create_authentication, fake_netsuite
 ):
+    put_in_role(alice, "Key administrators")  # so the delete page is shown, not refused
     registered = register("p384")
     authentication = create_authentication(registered)
     alice_client.post(f"/authentications/{authentication.identifier}/retrieve-token/")
@@ -154,8 +156,9 @@ def test_the_admin_never_shows_the_secrets(
 
 
 def test_delete_asks_first_then_deletes_and_keeps_the_audit_trail(
-    alice_client, register, create_authentication
+    alice, alice_client, register, create_authentication
 ):
+    put_in_role(alice, "Key administrators")
     authentication = create_authentication(register("p256"))
     url = f"/authentications/{authentication.identifier}/delete/"
     page = alice_client.get(url).content.decode()

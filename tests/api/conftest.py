@@ -1,4 +1,4 @@
-"""Fixtures for the token API: a staff member, a saved authentication, and API keys."""
+"""Fixtures for the token API: a key administrator, a saved authentication, and API keys."""
 
 from __future__ import annotations
 
@@ -9,12 +9,14 @@ import pytest
 from api import services
 from api.services import IssuedClient
 from authentications.models import HttpAuthentication
+from tests.conftest import put_in_role
 
 
 @pytest.fixture
 def sam(django_user_model: Any) -> Any:
-    """Sam is staff: Sam issues and revokes API keys."""
-    return django_user_model.objects.create_user(username="sam", password="x", is_staff=True)
+    """Sam is staff and a key administrator: Sam issues and revokes API keys."""
+    user = django_user_model.objects.create_user(username="sam", password="x", is_staff=True)
+    return put_in_role(user, "Key administrators")
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Staff pages for API clients: issue a key (shown once, stored hashed), list, revoke."""
+"""Key administrators' pages for API clients: issue a key (shown once, stored hashed), list, revoke."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ def test_revoking_asks_first_then_stops_the_key_and_is_audited(
     assert AuditEvent.objects.filter(action="api_client.revoke").count() == 1
 
 
-def test_staff_see_the_api_clients_link(sam_client):
+def test_key_administrators_see_the_api_clients_link(sam_client):
     assert 'href="/api-clients/"' in sam_client.get("/authentications/").content.decode()
 
 
@@ -143,7 +143,7 @@ def test_others_do_not_see_the_api_clients_link(alice_client):
 
 
 @pytest.mark.parametrize(("method", "url"), PAGES)
-def test_signed_in_users_who_are_not_staff_get_403(alice_client, acme, issue, method, url):
+def test_signed_in_users_who_are_not_key_administrators_get_403(alice_client, acme, issue, method, url):
     issue(acme)
     before = (ApiClient.objects.filter(revoked_at=None).count(), AuditEvent.objects.count())
     response = getattr(alice_client, method)(url, {"name": "Sneaky", "authentications": [acme.pk]})

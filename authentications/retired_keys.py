@@ -1,0 +1,101 @@
+"""Retired signing keys: rolling back to the previous one within the retention, and
+wiping their private keys after it (the rows stay, for the key history)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from authentications.keys import forget_loaded_key
+from authentications.models import AuditEvent, HttpAuthentication, SigningKey
+from authentications.rotation import RotationError, _details, _locked, _probe, _swap
+from authentications.services import Actor, audit
+
+
+def retention() -> timedelta:
+    # Read when used, so override_settings works.
+    return timedelta(days=settings.NSCONNECT_RETIRED_KEY_RETENTION_DAYS)
+
+
+def rollback_candidate(authentication: HttpAuthentication, now: datetime | None = None) -> SigningKey | None:
+    """The previous key, if it can still be reactivated: the most recently retired one,
+    inside the retention, not wiped, certificate in date. Never an older one."""
+    now = now or timezone.now()
+    previous = (
+        authentication.signing_keys.filter(state=SigningKey.State.RETIRED, retired_at__isnull=False)
+        .order_by("-retired_at", "-pk")
+        .first()
+    )
+    if (
+        previous is None
+        or previous.wiped_at is not None
+        or not previous.private_key
+        or previous.retired_at is None
+        or previous.retired_at <= now - retention()
+        or previous.is_expired(now)
+    ):
+        return None
+    return previous
+
+
+def key_rollback(
+    *, authentication: HttpAuthentication, actor: Actor, ip_address: str | None = None
+) -> SigningKey:
+    """Reactivate the previous key after a token was retrieved with it; the caller then mints a token."""
+    previous = rollback_candidate(authentication)
+    if previous is None:
+        raise RotationError(
+            "There is no previous key to roll back to: none was retired within the retention, "
+            "or its private key was wiped or its certificate expired."
+        )
+    _probe(authentication, previous, actor, ip_address, "rollback")
+    with transaction.atomic():
+        authentication = _locked(authentication)
+        if rollback_candidate(authentication) != previous:
+            raise RotationError("The keys changed meanwhile: look at the key history and try again.")
+        previous.verified_at = timezone.now()
+        old = _swap(authentication, previous, actor, timezone.now())
+        audit(
+            action=AuditEvent.Action.KEY_ROLLED_BACK,
+            authentication=authentication,
+            actor=actor,
+            ip_address=ip_address,
+            details={**_details(previous), "previous_certificate_id": old.certificate_id if old else None},
+        )
+    return previous
+
+
+def keys_wipe_retired(*, actor: Actor = "scheduler", now: datetime | None = None) -> list[int]:
+    """Empty the private key of every key retired longer than the retention; the row stays.
+
+    Safe to run twice and in parallel: each key is claimed by a conditional update.
+    Returns the ids of the keys wiped by this run.
+    """
+    now = now or timezone.now()
+    due = SigningKey.objects.filter(
+        state=SigningKey.State.RETIRED, wiped_at__isnull=True, retired_at__lte=now - retention()
+    ).select_related("authentication")
+    wiped = []
+    for signing_key in due.defer("private_key"):
+        with transaction.atomic():
+            claimed = SigningKey.objects.filter(
+                pk=signing_key.pk, state=SigningKey.State.RETIRED, wiped_at__isnull=True
+            ).update(private_key="", wiped_at=now)
+            if not claimed:
+                continue  # another run got there first
+            audit(
+                action=AuditEvent.Action.KEY_WIPED,
+                authentication=signing_key.authentication,
+                actor=actor,
+                details={
+                    **_details(signing_key),
+                    "retired_at": signing_key.retired_at.isoformat() if signing_key.retired_at else None,
+                },
+            )
+        # This process's loaded copy goes too; others age out of their small caches.
+        forget_loaded_key((signing_key.pk, signing_key.fingerprint_sha256))
+        wiped.append(signing_key.pk)
+    return wiped

@@ -1,0 +1,160 @@
+"""Rolling back to the previous key within the retention, and wiping retired keys after it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from io import StringIO
+from typing import Any
+
+import pytest
+import time_machine
+from django.core.management import call_command
+from django.db import connection
+from django.utils import timezone
+
+from authentications import retired_keys, rotation, tasks
+from authentications.models import AuditEvent, HttpAuthentication, SigningKey
+from tests import test_rotation
+from tests.conftest import new_certificate_id
+from tests.fake_netsuite import FakeNetSuite
+
+pytestmark = pytest.mark.django_db
+
+# Kim, the key administrator of test_rotation.py.
+kim = test_rotation.kim
+kim_client = test_rotation.kim_client
+
+
+def rotated(authentication: HttpAuthentication, fake_netsuite: FakeNetSuite, actor: Any) -> SigningKey:
+    """Rotate through the services to a generated key NetSuite knows; return the retired old key."""
+    old_key = authentication.active_key()
+    assert old_key is not None
+    pending = rotation.key_generate_pending(
+        authentication=authentication, actor=actor, kind="p256", days=365, common_name="x"
+    )
+    certificate_id = new_certificate_id()
+    fake_netsuite.register(
+        consumer_key=authentication.consumer_key,
+        certificate_id=certificate_id,
+        certificate_pem=pending.certificate_pem,
+    )
+    rotation.key_set_certificate_id(
+        authentication=authentication, signing_key_id=pending.pk, certificate_id=certificate_id
+    )
+    rotation.key_verify(authentication=authentication, signing_key_id=pending.pk, actor=actor)
+    rotation.key_activate(
+        authentication=authentication,
+        signing_key_id=pending.pk,
+        actor=actor,
+        certificate_id=certificate_id,
+        fingerprint_sha256=pending.fingerprint_sha256,
+    )
+    old_key.refresh_from_db()
+    assert old_key.state == "retired"
+    return old_key
+
+
+def raw_private_key(signing_key: SigningKey) -> str:
+    with connection.cursor() as cursor:
+        table = SigningKey._meta.db_table
+        cursor.execute(f"SELECT private_key FROM {table} WHERE id = %s", [signing_key.pk])  # noqa: S608
+        row = cursor.fetchone()
+        return str(row[0]) if row else "missing"
+
+
+def test_a_retired_key_past_retention_is_wiped_and_cannot_be_rolled_back_to(
+    kim, kim_client, register, create_authentication, fake_netsuite, settings
+):
+    """GIVEN a key retired 15 days ago with a 14-day retention
+    WHEN the daily wipe runs
+    THEN its private key column is empty, it is marked wiped and audited, the row stays,
+    and rollback to it is refused."""
+    settings.NSCONNECT_RETIRED_KEY_RETENTION_DAYS = 14
+    authentication = create_authentication(register("p256"))
+    old_key = rotated(authentication, fake_netsuite, kim)
+    assert raw_private_key(old_key)  # encrypted, not empty
+    with time_machine.travel(timezone.now() + dt.timedelta(days=15)):
+        assert retired_keys.rollback_candidate(authentication) is None
+        assert tasks.wipe_retired_keys() == 1
+        assert tasks.wipe_retired_keys() == 0  # twice is harmless
+    # Back to today (the session would have expired): wiped, the key is no rollback target.
+    response = kim_client.post(f"/authentications/{authentication.identifier}/rotate/rollback/", follow=True)
+    assert "no previous key to roll back to" in response.content.decode()
+    old_key.refresh_from_db()
+    assert raw_private_key(old_key) == "" and old_key.private_key == ""
+    assert old_key.wiped_at is not None and old_key.state == "retired"
+    assert authentication.active_key().pk != old_key.pk
+    event = AuditEvent.objects.get(action="key.wiped")
+    assert (event.actor_label, event.details["certificate_id"]) == ("scheduler", old_key.certificate_id)
+    assert "PRIVATE" not in str(event.details)
+    assert not AuditEvent.objects.filter(action="key.rolled_back").exists()
+
+
+def test_a_retired_key_inside_retention_is_kept_and_the_command_says_so(
+    kim, register, create_authentication, fake_netsuite, settings
+):
+    """GIVEN a key retired 13 days ago with a 14-day retention
+    WHEN wipe_retired_keys runs from the command line
+    THEN nothing is wiped and the key can still be rolled back to."""
+    settings.NSCONNECT_RETIRED_KEY_RETENTION_DAYS = 14
+    authentication = create_authentication(register("p256"))
+    old_key = rotated(authentication, fake_netsuite, kim)
+    with time_machine.travel(timezone.now() + dt.timedelta(days=13)):
+        out = StringIO()
+        call_command("wipe_retired_keys", stdout=out)
+        assert "Wiped 0 retired private keys" in out.getvalue()
+        assert retired_keys.rollback_candidate(authentication) == old_key
+    old_key.refresh_from_db()
+    assert raw_private_key(old_key) and old_key.wiped_at is None
+    assert not AuditEvent.objects.filter(action="key.wiped").exists()
+
+
+def test_rollback_is_refused_when_the_previous_key_fails_to_verify(
+    kim, kim_client, register, create_authentication, fake_netsuite
+):
+    """GIVEN a rotated authentication whose old certificate was revoked in NetSuite
+    WHEN kim rolls back
+    THEN the verify fails, the new key stays active, and the failure is audited."""
+    registered = register("p256")
+    authentication = create_authentication(registered)
+    old_key = rotated(authentication, fake_netsuite, kim)
+    active = authentication.active_key()
+    fake_netsuite.revoke(registered.certificate_id)
+    response = kim_client.post(f"/authentications/{authentication.identifier}/rotate/rollback/", follow=True)
+    assert "NetSuite did not give a token with this key" in response.content.decode()
+    assert authentication.active_key() == active
+    old_key.refresh_from_db()
+    assert old_key.state == "retired"
+    event = AuditEvent.objects.filter(action="key.verify_failed").get()
+    assert event.details["purpose"] == "rollback"
+    assert not AuditEvent.objects.filter(action="key.rolled_back").exists()
+
+
+def test_the_rotate_page_offers_rollback_to_the_previous_key(
+    kim, kim_client, register, create_authentication, fake_netsuite
+):
+    registered = register("p256")
+    authentication = create_authentication(registered)
+    rotated(authentication, fake_netsuite, kim)
+    page = kim_client.get(f"/authentications/{authentication.identifier}/rotate/").content.decode()
+    assert f"Roll back to {registered.certificate_id}" in page
+
+
+def test_the_detail_page_shows_every_key_version_newest_first(
+    kim, kim_client, register, create_authentication, fake_netsuite
+):
+    """GIVEN an authentication rotated once by kim
+    WHEN kim opens its detail page
+    THEN the key history lists the new key before the old, who activated and retired them,
+    and offers Rotate key and Roll back to the old Certificate ID."""
+    registered = register("p256")
+    authentication = create_authentication(registered)
+    rotated(authentication, fake_netsuite, kim)
+    new_key = authentication.active_key()
+    page = kim_client.get(f"/authentications/{authentication.identifier}/").content.decode()
+    history = page[page.index('id="key-history"') :]
+    rows = history[history.index("<tbody>") :]
+    assert rows.index(new_key.certificate_id) < rows.index(registered.certificate_id)
+    assert "Retired" in history and "by kim" in history
+    assert "Rotate key" in history
+    assert f"Roll back to {registered.certificate_id}" in history

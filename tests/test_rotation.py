@@ -1,0 +1,340 @@
+"""The key rotation wizard: new key, Certificate ID, verify, activate, abandon; never an outage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.utils import timezone
+
+from authentications import refresh
+from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
+from tests.conftest import new_certificate_id
+from tests.fake_netsuite import FakeNetSuite
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def kim(django_user_model: Any) -> Any:
+    """Kim administers keys: she may rotate them."""
+    user = django_user_model.objects.create_user(username="kim", password="x")
+    user.user_permissions.add(Permission.objects.get(codename="rotate_key"))
+    return user
+
+
+@pytest.fixture
+def kim_client(client: Any, kim: Any) -> Any:
+    client.force_login(kim)
+    return client
+
+
+def url(authentication: HttpAuthentication, step: str = "") -> str:
+    return f"/authentications/{authentication.identifier}/rotate/{step + '/' if step else ''}"
+
+
+def consumer_token(authentication: HttpAuthentication, fake_netsuite: FakeNetSuite) -> str:
+    """What a consuming service gets, forcing a mint; returns the kid of the assertion NetSuite saw."""
+    AccessToken.objects.filter(authentication=authentication).update(
+        expires_at=timezone.now() + dt.timedelta(seconds=30)
+    )
+    before = len(fake_netsuite.requests)
+    authentication.refresh_from_db()
+    token = refresh.token_for_consumer(authentication, actor="api")
+    assert not token.is_expired() and token.value
+    assert len(fake_netsuite.requests) == before + 1, "expected a mint"
+    header = fake_netsuite.requests[-1].jose_header
+    assert header is not None
+    return str(header["kid"])
+
+
+def generate_pending(kim_client: Any, authentication: HttpAuthentication) -> SigningKey:
+    response = kim_client.post(
+        url(authentication, "generate"), {"kind": "p384", "days": "365", "common_name": ""}
+    )
+    assert response.status_code == 302, response.content.decode()
+    return SigningKey.objects.get(authentication=authentication, state="pending")
+
+
+def register_certificate(fake_netsuite: FakeNetSuite, authentication: HttpAuthentication, pem: str) -> str:
+    """What the administrator does in NetSuite's M2M setup with the downloaded certificate."""
+    certificate_id = new_certificate_id()
+    fake_netsuite.register(
+        consumer_key=authentication.consumer_key, certificate_id=certificate_id, certificate_pem=pem
+    )
+    return certificate_id
+
+
+def activate(kim_client: Any, authentication: HttpAuthentication, signing_key: SigningKey) -> Any:
+    signing_key.refresh_from_db()
+    return kim_client.post(
+        url(authentication, "activate"),
+        {
+            "signing_key": signing_key.pk,
+            "certificate_id": signing_key.certificate_id,
+            "fingerprint_sha256": signing_key.fingerprint_sha256,
+        },
+    )
+
+
+def actions() -> list[str]:
+    return list(AuditEvent.objects.order_by("pk").values_list("action", flat=True))
+
+
+def test_a_full_rotation_never_interrupts_consumers(
+    kim_client, register, create_authentication, fake_netsuite
+):
+    """GIVEN an authentication whose consumers fetch tokens all the time
+    WHEN kim generates a key, downloads its certificate, enters NetSuite's Certificate ID,
+    verifies, activates and then rolls back
+    THEN every token request in between succeeds, signed with the old key until activation,
+    with the new key after it, and with the old key again after the rollback."""
+    old = register("p256")
+    authentication = create_authentication(old)
+    old_key = authentication.active_key()
+    assert consumer_token(authentication, fake_netsuite) == old.certificate_id
+
+    assert "Generate a new key pair" in kim_client.get(url(authentication)).content.decode()
+    pending = generate_pending(kim_client, authentication)
+    assert consumer_token(authentication, fake_netsuite) == old.certificate_id
+
+    download = kim_client.get(f"/authentications/keys/{pending.pk}/certificate.pem")
+    assert download.content.decode() == pending.certificate_pem
+    certificate_id = register_certificate(fake_netsuite, authentication, download.content.decode())
+    response = kim_client.post(
+        url(authentication, "certificate-id"), {"signing_key": pending.pk, "certificate_id": certificate_id}
+    )
+    assert response.status_code == 302
+    assert consumer_token(authentication, fake_netsuite) == old.certificate_id
+
+    token_before = AccessToken.objects.get(authentication=authentication)
+    response = kim_client.post(url(authentication, "verify"), {"signing_key": pending.pk}, follow=True)
+    assert "NetSuite gave a token with the new key" in response.content.decode()
+    assert fake_netsuite.requests[-1].jose_header["kid"] == certificate_id
+    # Verify stores nothing: the consumers' token and the active key stay.
+    token_after = AccessToken.objects.get(authentication=authentication)
+    assert (token_after.value, token_after.signing_key_id) == (token_before.value, old_key.pk)
+    assert authentication.active_key() == old_key
+    assert consumer_token(authentication, fake_netsuite) == old.certificate_id
+
+    response = activate(kim_client, authentication, pending)
+    assert response.status_code == 302
+    token = AccessToken.objects.get(authentication=authentication)
+    assert token.signing_key_id == pending.pk
+    assert fake_netsuite.requests[-1].jose_header["kid"] == certificate_id
+    old_key.refresh_from_db()
+    pending.refresh_from_db()
+    assert (old_key.state, pending.state) == ("retired", "active")
+    assert old_key.retired_by.username == pending.activated_by.username == "kim"
+    authentication.refresh_from_db()
+    assert authentication.jwt_algorithm == "ES384"  # fits the new P-384 key
+    assert consumer_token(authentication, fake_netsuite) == certificate_id
+
+    response = kim_client.post(url(authentication, "rollback"), follow=True)
+    assert "Rolled back" in response.content.decode()
+    assert authentication.active_key() == old_key
+    assert fake_netsuite.requests[-1].jose_header["kid"] == old.certificate_id
+    assert consumer_token(authentication, fake_netsuite) == old.certificate_id
+    assert [a for a in actions() if a.startswith("key.")] == [
+        "key.generated",
+        "key.added",
+        "key.verified",
+        "key.activated",
+        "key.rolled_back",
+    ]
+
+
+def test_activate_is_refused_without_a_successful_verify(kim_client, register, create_authentication):
+    """GIVEN a pending key with a Certificate ID that was never verified
+    WHEN kim posts Activate
+    THEN it is refused with a message, and nothing changed."""
+    authentication = create_authentication(register("p256"))
+    old_key = authentication.active_key()
+    pending = generate_pending(kim_client, authentication)
+    kim_client.post(
+        url(authentication, "certificate-id"), {"signing_key": pending.pk, "certificate_id": "abc"}
+    )
+    before = actions()
+    response = kim_client.post(
+        url(authentication, "activate"),
+        {
+            "signing_key": pending.pk,
+            "certificate_id": "abc",
+            "fingerprint_sha256": pending.fingerprint_sha256,
+        },
+        follow=True,
+    )
+    assert "Verify the new key first" in response.content.decode()
+    assert authentication.active_key() == old_key
+    pending.refresh_from_db()
+    assert pending.state == "pending"
+    assert actions() == before
+
+
+def test_activate_is_refused_when_the_certificate_id_changed_after_verify(
+    kim_client, register, create_authentication, fake_netsuite
+):
+    """GIVEN a verified pending key
+    WHEN its Certificate ID is changed and Activate is posted
+    THEN activation is refused: the change needs a new verify."""
+    authentication = create_authentication(register("p256"))
+    pending = generate_pending(kim_client, authentication)
+    certificate_id = register_certificate(fake_netsuite, authentication, pending.certificate_pem)
+    kim_client.post(
+        url(authentication, "certificate-id"), {"signing_key": pending.pk, "certificate_id": certificate_id}
+    )
+    kim_client.post(url(authentication, "verify"), {"signing_key": pending.pk})
+    pending.refresh_from_db()
+    assert pending.verified_at is not None
+    stale = {
+        "signing_key": pending.pk,
+        "certificate_id": certificate_id,
+        "fingerprint_sha256": pending.fingerprint_sha256,
+    }
+    kim_client.post(
+        url(authentication, "certificate-id"), {"signing_key": pending.pk, "certificate_id": "other"}
+    )
+    response = kim_client.post(url(authentication, "activate"), stale, follow=True)
+    assert "Verify the new key first" in response.content.decode()
+    pending.refresh_from_db()
+    assert (pending.state, pending.verified_at) == ("pending", None)
+
+
+def test_verify_with_a_wrong_certificate_id_leaves_everything_as_it_was(
+    kim_client, register, create_authentication, fake_netsuite
+):
+    """GIVEN an authentication with a current token and a pending key
+    WHEN kim verifies with a Certificate ID NetSuite does not know
+    THEN the active key, the token and the pending key stay as they were, and the failure is audited."""
+    registered = register("p256")
+    authentication = create_authentication(registered)
+    refresh.token_get(authentication=authentication, actor="test")
+    token = AccessToken.objects.get(authentication=authentication)
+    pending = generate_pending(kim_client, authentication)
+    unknown = new_certificate_id()
+    kim_client.post(
+        url(authentication, "certificate-id"), {"signing_key": pending.pk, "certificate_id": unknown}
+    )
+
+    response = kim_client.post(url(authentication, "verify"), {"signing_key": pending.pk}, follow=True)
+    assert "NetSuite did not give a token with this key" in response.content.decode()
+    assert fake_netsuite.requests[-1].jose_header["kid"] == unknown
+    pending.refresh_from_db()
+    assert (pending.state, pending.verified_at) == ("pending", None)
+    assert authentication.active_key().certificate_id == registered.certificate_id
+    after = AccessToken.objects.get(authentication=authentication)
+    assert (after.value, after.obtained_at, after.signing_key_id) == (
+        token.value,
+        token.obtained_at,
+        token.signing_key_id,
+    )
+    event = AuditEvent.objects.filter(action="key.verify_failed").get()
+    assert event.details["certificate_id"] == unknown and event.details["message"]
+    assert event.actor_label == "kim"
+    authentication.refresh_from_db()
+    assert authentication.consecutive_failures == 0  # the active key's status is not touched
+
+
+def test_abandon_deletes_the_pending_key_and_resume_shows_it(kim_client, register, create_authentication):
+    """GIVEN a rotation left after the key was generated
+    WHEN kim comes back to the wizard
+    THEN it shows the pending key and the next step; Abandon deletes the key and starts over."""
+    authentication = create_authentication(register("p256"))
+    old_key = authentication.active_key()
+    pending = generate_pending(kim_client, authentication)
+    page = kim_client.get(url(authentication)).content.decode()
+    assert pending.fingerprint_sha256 in page
+    assert "Step 2: the Certificate ID" in page
+    assert f"/authentications/keys/{pending.pk}/certificate.pem" in page
+    # A second key while one is pending is refused.
+    again = kim_client.post(url(authentication, "generate"), {"kind": "p256", "days": "30"}, follow=True)
+    assert "already in progress" in again.content.decode()
+    assert SigningKey.objects.filter(authentication=authentication, state="pending").count() == 1
+
+    response = kim_client.post(url(authentication, "abandon"), {"signing_key": pending.pk}, follow=True)
+    assert "The pending key was deleted" in response.content.decode()
+    assert not SigningKey.objects.filter(pk=pending.pk).exists()
+    assert authentication.active_key() == old_key
+    assert "Generate a new key pair" in response.content.decode()
+    event = AuditEvent.objects.filter(action="key.abandoned").get()
+    assert event.details["fingerprint_sha256"] == pending.fingerprint_sha256
+
+
+def test_each_rotation_action_leaves_its_audit_event_without_secrets(
+    kim_client, register, create_authentication, fake_netsuite
+):
+    """GIVEN a rotation from start to activation
+    WHEN each step runs
+    THEN each leaves exactly its AuditEvent, by kim, and no detail holds a private key or a token."""
+    authentication = create_authentication(register("p256"))
+    AuditEvent.objects.all().delete()
+    pending = generate_pending(kim_client, authentication)
+    assert actions() == ["key.generated", "key.added"]
+    certificate_id = register_certificate(fake_netsuite, authentication, pending.certificate_pem)
+    kim_client.post(
+        url(authentication, "certificate-id"), {"signing_key": pending.pk, "certificate_id": certificate_id}
+    )
+    assert actions() == ["key.generated", "key.added"]
+    kim_client.post(url(authentication, "verify"), {"signing_key": pending.pk})
+    assert actions()[-1] == "key.verified" and len(actions()) == 3
+    activate(kim_client, authentication, pending)
+    assert actions()[2:] == ["key.verified", "key.activated", "token.retrieved"]
+    secrets = [line for line in pending.private_key.splitlines() if line and not line.startswith("-----")]
+    secrets.append(AccessToken.objects.get(authentication=authentication).value)
+    for event in AuditEvent.objects.all():
+        assert event.actor_label == "kim"
+        text = str(event.details)
+        assert "PRIVATE KEY" not in text
+        assert not [secret for secret in secrets if secret in text], event.action
+    activated = AuditEvent.objects.get(action="key.activated").details
+    assert activated["certificate_id"] == certificate_id
+    assert (
+        activated["previous_certificate_id"]
+        == authentication.signing_keys.get(state="retired").certificate_id
+    )
+
+
+ROTATION_URLS = ["", "generate", "certificate-id", "verify", "activate", "abandon", "rollback"]
+
+
+@pytest.mark.parametrize("step", ROTATION_URLS)
+def test_without_the_rotate_permission_every_rotation_url_is_forbidden(
+    client, django_user_model, register, create_authentication, step
+):
+    """GIVEN a user who may change authentications and retrieve tokens, but not rotate keys
+    WHEN they open or post any rotation URL
+    THEN they get 403 and nothing changes."""
+    authentication = create_authentication(register("p256"))
+    pending = SigningKey.objects.create(
+        **{
+            field: getattr(authentication.active_key(), field)
+            for field in ("certificate_pem", "key_type", "key_size", "curve", "fingerprint_sha256")
+        },
+        authentication=authentication,
+        certificate_id="pending-id",
+        private_key=authentication.active_key().private_key,
+        not_before=timezone.now(),
+        not_after=timezone.now() + dt.timedelta(days=30),
+        effective_expires_at=timezone.now() + dt.timedelta(days=30),
+        verified_at=timezone.now(),
+    )
+    user = django_user_model.objects.create_user(username="ida", password="x")
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["retrieve_token", "change_httpauthentication"])
+    )
+    client.force_login(user)
+    keys_before = list(SigningKey.objects.order_by("pk").values_list("pk", "state", "certificate_id"))
+    events_before = AuditEvent.objects.count()
+    data = {
+        "signing_key": pending.pk,
+        "certificate_id": "other",
+        "fingerprint_sha256": pending.fingerprint_sha256,
+        "kind": "p256",
+        "days": "30",
+    }
+    response = client.get(url(authentication)) if not step else client.post(url(authentication, step), data)
+    assert response.status_code == 403
+    assert list(SigningKey.objects.order_by("pk").values_list("pk", "state", "certificate_id")) == keys_before
+    assert AuditEvent.objects.count() == events_before
