@@ -124,6 +124,8 @@ def test_the_detail_page_shows_the_key_and_never_the_secrets(
         for line in registered.private_key_pem.splitlines()[1:-1]:
             assert line not in page, url
     detail = alice_client.get(urls[1]).content.decode()
+    assert "<title>Acme ERP · nsconnect</title>" in detail
+    assert detail.count('id="key-history"') == 1
     assert registered.certificate_id in detail
     assert "EC P-384" in detail
     assert "Valid until" in detail
