@@ -13,10 +13,7 @@ from api import services
 from api.forms import ApiClientForm
 from api.models import ApiClient
 from authentications.permissions import require_permission
-
-
-def _ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+from authentications.web import client_ip
 
 
 def _listed_clients() -> QuerySet[ApiClient]:
@@ -48,7 +45,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
         actor=request.user,
         name=form.cleaned_data["name"],
         authentications=form.cleaned_data["authentications"],
-        ip_address=_ip(request),
+        ip_address=client_ip(request),
     )
     # Rendered, not redirected: the key lives only in this one response.
     return render(request, "api/client_key.html", {"client": issued.client, "key": issued.key})
@@ -59,7 +56,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
 def client_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(ApiClient, pk=pk)
     if request.method == "POST":
-        if services.api_client_revoke(client=client, actor=request.user, ip_address=_ip(request)):
+        if services.api_client_revoke(client=client, actor=request.user, ip_address=client_ip(request)):
             messages.success(request, f"Revoked the API key of {client.name}.")
         else:
             messages.info(request, f"The API key of {client.name} was already revoked.")

@@ -17,6 +17,7 @@ from api import apikeys, openapi, ratelimit, services
 from api.models import ApiClient
 from authentications import refresh
 from authentications.models import AccessToken, HttpAuthentication
+from authentications.web import client_ip
 
 
 class Refused(Exception):
@@ -105,7 +106,7 @@ def token(request: HttpRequest, identifier: str) -> JsonResponse:
         access_token = refresh.token_for_consumer(
             authentication,
             actor=f"api client {client.name}",
-            ip_address=request.META.get("REMOTE_ADDR") or None,
+            ip_address=client_ip(request),
         )
     except refresh.TokenUnavailable as error:
         return _error(503, str(error), _retry_after(authentication))

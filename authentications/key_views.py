@@ -16,7 +16,7 @@ from authentications import keygen, keypairs
 from authentications.keypairs import KeyPairForm
 from authentications.models import HttpAuthentication, JwtAlgorithm, SigningKey
 from authentications.permissions import require_permission
-from authentications.views import _ip, _is_htmx
+from authentications.web import client_ip, is_htmx
 
 CERTIFICATE_CONTENT_TYPES = {"pem": "application/x-pem-file", "crt": "application/x-x509-ca-cert"}
 
@@ -38,7 +38,7 @@ def key_pair_create(request: HttpRequest) -> HttpResponse:
     """Its own page, and the panel on the authentication form (htmx)."""
     panel = "authentications/_key_pair_panel.html"
     if request.method == "GET":
-        if _is_htmx(request):
+        if is_htmx(request):
             # "Use another key pair" on the authentication form: the empty panel again.
             return render(request, panel, {"key_pair_form": KeyPairForm(), "open": True})
         name = request.GET.get("name", "").strip()[: keygen.MAX_COMMON_NAME]
@@ -47,7 +47,7 @@ def key_pair_create(request: HttpRequest) -> HttpResponse:
     # On the authentication form the common name may be left empty: the Name is used.
     form = KeyPairForm(request.POST, fallback_name=request.POST.get("name", ""))
     if not form.is_valid():
-        if _is_htmx(request):
+        if is_htmx(request):
             # 200, as htmx swaps no error responses: the panel shows the messages at its fields.
             return render(request, panel, {"key_pair_form": form, "open": True})
         return _render_page(request, form, request.POST.get("for", ""), status=422)
@@ -56,9 +56,9 @@ def key_pair_create(request: HttpRequest) -> HttpResponse:
         kind=form.cleaned_data["kind"],
         days=form.cleaned_data["days"],
         common_name=form.cleaned_data["common_name"],
-        ip_address=_ip(request),
+        ip_address=client_ip(request),
     )
-    if _is_htmx(request):
+    if is_htmx(request):
         context = {
             "generated_key": signing_key,
             "open": True,

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from authentications import netsuite_certificate_services as certificate_services
 from authentications.models import HttpAuthentication, SigningKey
 from authentications.netsuite_certificates import CertificateEndpointError
-from authentications.views import _ip
+from authentications.web import client_ip
 
 RESULT_TEMPLATE = "authentications/netsuite_certificate_result.html"
 
@@ -37,7 +37,7 @@ def netsuite_certificate_upload(request: HttpRequest, identifier: str) -> HttpRe
             authentication=authentication,
             signing_key=signing_key,
             actor=request.user,
-            ip_address=_ip(request),
+            ip_address=client_ip(request),
         )
     except ValueError as error:  # refused before asking NetSuite: the wizard says why
         messages.error(request, str(error))
@@ -57,7 +57,7 @@ def netsuite_certificate_revoke(request: HttpRequest, identifier: str) -> HttpRe
             authentication=authentication,
             signing_key=signing_key,
             actor=request.user,
-            ip_address=_ip(request),
+            ip_address=client_ip(request),
         )
     except ValueError as error:
         messages.error(request, str(error))

@@ -17,7 +17,7 @@ from authentications import retired_keys, rotation
 from authentications.forms import AuthenticationForm
 from authentications.keypairs import KeyPairForm
 from authentications.models import HttpAuthentication
-from authentications.views import _ip
+from authentications.web import client_ip
 
 rotate_permission = permission_required("authentications.rotate_key", raise_exception=True)
 
@@ -97,7 +97,7 @@ def rotate_generate(request: HttpRequest, identifier: str) -> HttpResponse:
             kind=form.cleaned_data["kind"],
             days=form.cleaned_data["days"],
             common_name=form.cleaned_data["common_name"],
-            ip_address=_ip(request),
+            ip_address=client_ip(request),
         )
     except rotation.RotationError as error:
         messages.error(request, str(error))
@@ -132,7 +132,7 @@ def rotate_verify(request: HttpRequest, identifier: str) -> HttpResponse:
             authentication=authentication,
             signing_key_id=_signing_key_id(request),
             actor=request.user,
-            ip_address=_ip(request),
+            ip_address=client_ip(request),
         )
     except rotation.RotationError as error:
         messages.error(request, str(error))
@@ -156,7 +156,7 @@ def rotate_activate(request: HttpRequest, identifier: str) -> HttpResponse:
             actor=request.user,
             certificate_id=request.POST.get("certificate_id", ""),
             fingerprint_sha256=request.POST.get("fingerprint_sha256", ""),
-            ip_address=_ip(request),
+            ip_address=client_ip(request),
         )
     except rotation.RotationError as error:
         messages.error(request, str(error))
@@ -175,7 +175,7 @@ def rotate_abandon(request: HttpRequest, identifier: str) -> HttpResponse:
             authentication=authentication,
             signing_key_id=_signing_key_id(request),
             actor=request.user,
-            ip_address=_ip(request),
+            ip_address=client_ip(request),
         )
     except rotation.RotationError as error:
         messages.error(request, str(error))
@@ -190,7 +190,7 @@ def rotate_rollback(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication = _get(identifier)
     try:
         signing_key = retired_keys.key_rollback(
-            authentication=authentication, actor=request.user, ip_address=_ip(request)
+            authentication=authentication, actor=request.user, ip_address=client_ip(request)
         )
     except rotation.RotationError as error:
         messages.error(request, str(error))
@@ -204,7 +204,7 @@ def rotate_rollback(request: HttpRequest, identifier: str) -> HttpResponse:
 
 def _fresh_token(request: HttpRequest, authentication: HttpAuthentication) -> None:
     problem = rotation.token_after_swap(
-        authentication=authentication, actor=request.user, ip_address=_ip(request)
+        authentication=authentication, actor=request.user, ip_address=client_ip(request)
     )
     if problem:
         messages.warning(

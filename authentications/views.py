@@ -18,6 +18,7 @@ from authentications.forms import AuthenticationForm
 from authentications.keypairs import KeyPairForm
 from authentications.models import HttpAuthentication, SigningKey
 from authentications.permissions import refusal, require_permission
+from authentications.web import client_ip, is_htmx
 
 
 @dataclass
@@ -29,14 +30,6 @@ class RetrieveOutcome:
     expires_at: datetime | None = None
     # (field id, label, message): the result links each message to its field.
     field_errors: list[tuple[str, str, str]] = field(default_factory=list)
-
-
-def _ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
-
-
-def _is_htmx(request: HttpRequest) -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def _get_authentication(request: HttpRequest, identifier: str) -> HttpAuthentication:
@@ -110,7 +103,7 @@ def _form_page(request: HttpRequest, authentication: HttpAuthentication) -> Http
         if not request.user.has_perm("authentications.retrieve_token"):
             raise PermissionDenied(refusal("authentications.retrieve_token"))
         outcome = _retrieve_with_form(form)
-        if _is_htmx(request):
+        if is_htmx(request):
             return render(request, "authentications/_retrieve_result.html", {"outcome": outcome})
         return _render_form(request, form, authentication, outcome=outcome)
     if not form.is_valid():
@@ -147,7 +140,7 @@ def _save_with_new_key(
             actor=request.user,
             values=form.authentication_values(),
             key_material=key_material,
-            ip_address=_ip(request),
+            ip_address=client_ip(request),
         )
     except (ValidationError, rotation.RotationError) as error:
         form.add_error("private_key", error.messages if isinstance(error, ValidationError) else str(error))
@@ -171,7 +164,7 @@ def _save(
             actor=request.user,
             values=form.authentication_values(),
             key_material=form.key_material,
-            ip_address=_ip(request),
+            ip_address=client_ip(request),
         )
         messages.success(request, f"Saved {authentication.name}.")
         return authentication
@@ -180,7 +173,7 @@ def _save(
         actor=request.user,
         values=form.authentication_values(),
         key_material=form.key_material,
-        ip_address=_ip(request),
+        ip_address=client_ip(request),
     )
     messages.success(request, f"Saved the changes to {authentication.name}.")
     return authentication
@@ -238,12 +231,12 @@ def token_retrieve(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication = _get_authentication(request, identifier)
     try:
         token = refresh.token_get(
-            authentication=authentication, actor=request.user, fresh=True, ip_address=_ip(request)
+            authentication=authentication, actor=request.user, fresh=True, ip_address=client_ip(request)
         )
         outcome = RetrieveOutcome(ok=True, expires_at=token.expires_at)
     except netsuite.TokenRequestError as error:
         outcome = RetrieveOutcome(ok=False, message=error.message)
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, "authentications/_retrieve_result.html", {"outcome": outcome})
     if outcome.ok:
         assert outcome.expires_at is not None  # noqa: S101
@@ -260,7 +253,7 @@ def authentication_delete(request: HttpRequest, identifier: str) -> HttpResponse
     authentication = _get_authentication(request, identifier)
     if request.method == "POST":
         services.authentication_delete(
-            authentication=authentication, actor=request.user, ip_address=_ip(request)
+            authentication=authentication, actor=request.user, ip_address=client_ip(request)
         )
         messages.success(request, f"Deleted {authentication.name}.")
         return redirect("authentications:list")
@@ -275,12 +268,14 @@ def test_request(request: HttpRequest, identifier: str) -> HttpResponse:
     path = request.POST.get("path", "")
     context: dict[str, object] = {"test_path": path or netsuite.TEST_REQUEST_PATH}
     try:
-        token = refresh.token_get(authentication=authentication, actor=request.user, ip_address=_ip(request))
+        token = refresh.token_get(
+            authentication=authentication, actor=request.user, ip_address=client_ip(request)
+        )
         context["test_result"] = netsuite.send_test_request(
             token_url=authentication.token_url, access_token=token.value, path=path
         )
     except (netsuite.TokenRequestError, netsuite.ProtocolValueError) as error:
         context["test_error"] = str(error)
-    if _is_htmx(request):
+    if is_htmx(request):
         return render(request, "authentications/_test_request_result.html", context)
     return _render_detail(request, authentication, **context)
