@@ -6,17 +6,14 @@ import re
 from typing import Any
 
 from django import forms
-from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import validate_email
 from django.http import QueryDict
 from django.utils import timezone
 
-from authentications import keygen, keypairs, keys, netsuite
-from authentications.models import NETSUITE_MAX_CERTIFICATE_DAYS, HttpAuthentication, SigningKey
+from authentications import key_input, keygen, keypairs, keys, netsuite
+from authentications.models import HttpAuthentication, SigningKey
 from authentications.services import RESERVED_IDENTIFIERS, KeyMaterial, identifier_for
 
-# A 4096-bit RSA key in PEM is about 3.3 KB; a certificate chain a few KB.
-MAX_PEM_CHARS = 16 * 1024
 _CERTIFICATE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 _CONSUMER_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
 _INTERNAL_ID = re.compile(r"^[0-9]+$")
@@ -268,34 +265,13 @@ class AuthenticationForm(forms.ModelForm):
         return self._pem_text("certificate", "certificate_file", "certificate")
 
     def _pem_text(self, text_field: str, file_field: str, what: str) -> str:
-        text: str = self.cleaned_data.get(text_field) or ""
-        upload: UploadedFile | None = self.files.get(self.add_prefix(file_field))
-        if upload is not None:
-            if text.strip():
-                raise forms.ValidationError(f"Paste the {what} or upload its file, not both.")
-            if (upload.size or 0) > MAX_PEM_CHARS:
-                raise forms.ValidationError(
-                    f"This file is {upload.size:,} bytes; a {what} in PEM is at most "
-                    f"{MAX_PEM_CHARS:,}. Upload the PEM file, not an archive or keystore."
-                )
-            try:
-                text = upload.read().decode("ascii")
-            except UnicodeDecodeError:
-                raise forms.ValidationError(
-                    f"This file is not PEM text. If it is DER (binary), convert it: "
-                    f"openssl {'x509' if what == 'certificate' else 'pkey'} "
-                    "-inform DER -in FILE -out FILE.pem"
-                ) from None
-        if len(text) > MAX_PEM_CHARS:
-            raise forms.ValidationError(
-                f"This is {len(text):,} characters; a {what} in PEM is at most {MAX_PEM_CHARS:,} "
-                "(an RSA 4096 key is about 3,300). Check that you pasted the right file."
-            )
-        if not text.strip():
-            if self.fields[text_field].required:
-                raise forms.ValidationError(self.fields[text_field].error_messages["required"])
-            return ""
-        return keys.normalize_pem(text)
+        field = self.fields[text_field]
+        return key_input.read_pem(
+            self.cleaned_data.get(text_field) or "",
+            self.files.get(self.add_prefix(file_field)),
+            what=what,
+            required_message=str(field.error_messages["required"]) if field.required else None,
+        )
 
     # --- the fields together ------------------------------------------------
 
@@ -400,27 +376,14 @@ class AuthenticationForm(forms.ModelForm):
         except keys.KeyMaterialError as error:
             self.add_error(where, str(error))
             return None
-        now = timezone.now()
-        unchanged = (
+        already_active = (
             self.active_key is not None and facts.fingerprint_sha256 == self.active_key.fingerprint_sha256
         )
-        if facts.not_after <= now:
-            message = f"This certificate expired on {facts.not_after:%Y-%m-%d}; NetSuite refuses it."
-            if not unchanged:
-                self.add_error(where, message + " Make a new key pair and certificate.")
-                return None
-            self.warnings.append(message)
-        if facts.not_before > now and not unchanged:
-            self.add_error(
-                where, f"This certificate is not valid before {facts.not_before:%Y-%m-%d %H:%M} UTC."
-            )
+        dates = key_input.check_certificate_dates(facts, timezone.now(), already_active=already_active)
+        self.warnings.extend(dates.warnings)
+        if dates.problem:
+            self.add_error(where, dates.problem)
             return None
-        if facts.validity_days > NETSUITE_MAX_CERTIFICATE_DAYS:
-            self.warnings.append(
-                f"This certificate is valid for {facts.validity_days} days. NetSuite cuts any "
-                f"certificate to two years ({NETSUITE_MAX_CERTIFICATE_DAYS} days) from its upload, "
-                "so nsconnect counts down to the earlier date."
-            )
         return facts
 
     def _key_version_changed(self, cleaned: dict[str, Any], facts: keys.CertificateFacts) -> bool:

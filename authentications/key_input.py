@@ -1,0 +1,79 @@
+"""Reading key material as people hand it over (pasted or uploaded PEM) and the date
+rules a certificate must meet; shared by every form that takes a key or certificate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django import forms
+from django.core.files.uploadedfile import UploadedFile
+
+from authentications import keys
+from authentications.models import NETSUITE_MAX_CERTIFICATE_DAYS
+
+# A 4096-bit RSA key in PEM is about 3.3 KB; a certificate chain a few KB.
+MAX_PEM_CHARS = 16 * 1024
+
+
+def read_pem(text: str, upload: UploadedFile | None, *, what: str, required_message: str | None) -> str:
+    """The PEM text from a textarea or its file, repaired; "" when neither was given and
+    none is required. Raises ValidationError with a message for the field."""
+    if upload is not None:
+        if text.strip():
+            raise forms.ValidationError(f"Paste the {what} or upload its file, not both.")
+        if (upload.size or 0) > MAX_PEM_CHARS:
+            raise forms.ValidationError(
+                f"This file is {upload.size:,} bytes; a {what} in PEM is at most "
+                f"{MAX_PEM_CHARS:,}. Upload the PEM file, not an archive or keystore."
+            )
+        try:
+            text = upload.read().decode("ascii")
+        except UnicodeDecodeError:
+            raise forms.ValidationError(
+                f"This file is not PEM text. If it is DER (binary), convert it: "
+                f"openssl {'x509' if what == 'certificate' else 'pkey'} "
+                "-inform DER -in FILE -out FILE.pem"
+            ) from None
+    if len(text) > MAX_PEM_CHARS:
+        raise forms.ValidationError(
+            f"This is {len(text):,} characters; a {what} in PEM is at most {MAX_PEM_CHARS:,} "
+            "(an RSA 4096 key is about 3,300). Check that you pasted the right file."
+        )
+    if not text.strip():
+        if required_message:
+            raise forms.ValidationError(required_message)
+        return ""
+    return keys.normalize_pem(text)
+
+
+@dataclass
+class CertificateDates:
+    """What NetSuite's date rules say about a certificate: a refusal, or warnings."""
+
+    problem: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def check_certificate_dates(
+    facts: keys.CertificateFacts, now: datetime, *, already_active: bool
+) -> CertificateDates:
+    """A new certificate must be in date; the one already in use only earns a warning,
+    so that other fields of its record can still be edited."""
+    result = CertificateDates()
+    if facts.not_after <= now:
+        message = f"This certificate expired on {facts.not_after:%Y-%m-%d}; NetSuite refuses it."
+        if not already_active:
+            result.problem = message + " Make a new key pair and certificate."
+            return result
+        result.warnings.append(message)
+    if facts.not_before > now and not already_active:
+        result.problem = f"This certificate is not valid before {facts.not_before:%Y-%m-%d %H:%M} UTC."
+        return result
+    if facts.validity_days > NETSUITE_MAX_CERTIFICATE_DAYS:
+        result.warnings.append(
+            f"This certificate is valid for {facts.validity_days} days. NetSuite cuts any "
+            f"certificate to two years ({NETSUITE_MAX_CERTIFICATE_DAYS} days) from its upload, "
+            "so nsconnect counts down to the earlier date."
+        )
+    return result
