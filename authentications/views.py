@@ -166,7 +166,12 @@ def _save(
             key_material=form.key_material,
             ip_address=client_ip(request),
         )
-        messages.success(request, f"Saved {authentication.name}.")
+        # A token retrieved before Save was not kept ("saves nothing"): say when one comes.
+        messages.success(
+            request,
+            f"Saved {authentication.name}. The worker retrieves its first token within a minute, "
+            "or press Retrieve an access token key now.",
+        )
         return authentication
     authentication = services.authentication_update(
         authentication=authentication,

@@ -41,6 +41,8 @@ def test_it_saves_a_valid_form_with_its_first_active_key(alice_client, register,
     assert key.certificate_id == registered.certificate_id
     assert (key.key_type, key.curve) == ("EC", "P-256")
     assert AuditEvent.objects.get().action == "authentication.create"
+    page = alice_client.get(response["Location"]).content.decode()
+    assert "Saved Acme ERP. The worker retrieves its first token within a minute" in page
 
 
 @pytest.mark.parametrize(
