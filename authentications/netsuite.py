@@ -13,6 +13,7 @@ import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
@@ -206,6 +207,27 @@ def _session() -> requests.Session:
     return session
 
 
+def _exchange(
+    method: str, url: str, *, headers: dict[str, str], data: Any = None, json_body: Any = None
+) -> tuple[requests.Response, bytes]:
+    """One HTTP exchange under the rules for every call to NetSuite: connect and read
+    timeouts, no redirect followed, no cookie sent, and at most one chunk more than
+    MAX_RESPONSE_BYTES read (so len(content) > MAX_RESPONSE_BYTES means too large).
+    Timeouts and connection errors are raised as requests raises them."""
+    session = _session()
+    request = session.prepare_request(
+        requests.Request(method, url, headers=headers, data=data, json=json_body)
+    )
+    request.headers.pop("Cookie", None)  # whatever the jar holds, never beside a bearer token
+    with session.send(
+        request,
+        timeout=(settings.NSCONNECT_HTTP_CONNECT_TIMEOUT, settings.NSCONNECT_HTTP_READ_TIMEOUT),
+        allow_redirects=False,
+        stream=True,
+    ) as response:
+        return response, _read_at_most(response, MAX_RESPONSE_BYTES)
+
+
 def request_token(credentials: Credentials, now: datetime) -> TokenResponse:
     """POST a freshly signed assertion to the token URL and return NetSuite's answer."""
     body = {
@@ -217,24 +239,9 @@ def request_token(credentials: Credentials, now: datetime) -> TokenResponse:
     read_timeout = settings.NSCONNECT_HTTP_READ_TIMEOUT
     host = urlsplit(credentials.token_url).hostname
     try:
-        with _session().post(
-            credentials.token_url,
-            data=body,
-            headers={"Accept": "application/json"},
-            timeout=(connect_timeout, read_timeout),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            content = _read_at_most(response, MAX_RESPONSE_BYTES)
-            if len(content) > MAX_RESPONSE_BYTES:
-                raise TokenRequestError(
-                    "bad_response",
-                    f"NetSuite's answer (HTTP {response.status_code}) was larger than "
-                    f"{MAX_RESPONSE_BYTES // 1024} KB, which no token answer is. "
-                    "Check the Authentication URL.",
-                    status=response.status_code,
-                )
-            return _parse_response(response, content)
+        response, content = _exchange(
+            "POST", credentials.token_url, headers={"Accept": "application/json"}, data=body
+        )
     except requests.ConnectTimeout:
         raise TokenRequestError(
             "timeout", f"Could not connect to {host} within {connect_timeout:g} seconds. Try again later."
@@ -250,6 +257,15 @@ def request_token(credentials: Credentials, now: datetime) -> TokenResponse:
             f"Could not connect to {host}: check the Authentication URL and that this server "
             "can reach NetSuite.",
         ) from None
+    if len(content) > MAX_RESPONSE_BYTES:
+        raise TokenRequestError(
+            "bad_response",
+            f"NetSuite's answer (HTTP {response.status_code}) was larger than "
+            f"{MAX_RESPONSE_BYTES // 1024} KB, which no token answer is. "
+            "Check the Authentication URL.",
+            status=response.status_code,
+        )
+    return _parse_response(response, content)
 
 
 def _read_at_most(response: requests.Response, limit: int) -> bytes:
@@ -404,14 +420,9 @@ def send_test_request(*, token_url: str, access_token: str, path: str) -> TestRe
     url = f"{base.scheme}://{base.netloc}{check_rest_path(path)}"
     read_timeout = settings.NSCONNECT_HTTP_READ_TIMEOUT
     try:
-        with _session().get(
-            url,
-            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-            timeout=(settings.NSCONNECT_HTTP_CONNECT_TIMEOUT, read_timeout),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            content = _read_at_most(response, MAX_RESPONSE_BYTES)
+        response, content = _exchange(
+            "GET", url, headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+        )
     except requests.Timeout:
         raise TokenRequestError(
             "timeout", f"NetSuite did not answer within {read_timeout:g} seconds."

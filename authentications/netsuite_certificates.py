@@ -24,8 +24,7 @@ from authentications.netsuite import (
     LOGIN_AUDIT_TRAIL,
     MAX_RESPONSE_BYTES,
     ProtocolValueError,
-    _read_at_most,
-    _session,
+    _exchange,
     is_allowlisted,
 )
 
@@ -177,18 +176,10 @@ def _call(
     url = certificates_host(token_url) + path
     host = urlsplit(url).hostname
     headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
-    # Prepared outside the session so its cookie jar is not merged in: never a Cookie
-    # header along with the bearer token (NETSUITE.md section 6).
-    prepared = requests.Request(method, url, headers=headers, json=body).prepare()
     read_timeout = settings.NSCONNECT_HTTP_READ_TIMEOUT
     try:
-        with _session().send(
-            prepared,
-            timeout=(settings.NSCONNECT_HTTP_CONNECT_TIMEOUT, read_timeout),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            content = _read_at_most(response, MAX_RESPONSE_BYTES)
+        # _exchange never sends a cookie along with the bearer token (NETSUITE.md section 6).
+        response, content = _exchange(method, url, headers=headers, json_body=body)
     except requests.Timeout:
         # A POST that timed out may still have been carried out.
         raise CertificateEndpointError(
