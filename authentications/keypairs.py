@@ -64,23 +64,14 @@ def key_pair_generate(
     """Make a key pair and keep it as a pending key of nobody until an authentication takes it."""
     private_key, certificate = keygen.generate_key_pair(kind=kind, days=days, common_name=common_name)
     facts = keys.certificate_facts(certificate, private_key)
-    now = timezone.now()
-    signing_key = SigningKey(
+    signing_key = SigningKey.for_certificate(
+        facts,
+        added_at=timezone.now(),
         authentication=None,
         certificate_id="",
         private_key=keys.serialize_private_key(private_key),
-        certificate_pem=facts.certificate_pem,
-        key_type=facts.key_type,
-        key_size=facts.key_size,
-        curve=facts.curve,
-        fingerprint_sha256=facts.fingerprint_sha256,
-        subject=facts.subject[:500],
-        not_before=facts.not_before,
-        not_after=facts.not_after,
-        effective_expires_at=SigningKey.effective_expiry(facts.not_after, now),
         state=SigningKey.State.PENDING,
         created_by=user_of(actor),
-        created_at=now,
     )
     signing_key.full_clean()
     signing_key.save()

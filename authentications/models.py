@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -11,6 +12,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from authentications.fields import EncryptedTextField
+
+if TYPE_CHECKING:
+    from authentications.keys import CertificateFacts
 
 # NetSuite shortens any certificate to two years from its upload.
 NETSUITE_MAX_CERTIFICATE_DAYS = 730
@@ -192,6 +196,23 @@ class SigningKey(models.Model):
 
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.effective_expires_at <= (now or timezone.now())
+
+    @classmethod
+    def for_certificate(cls, facts: CertificateFacts, *, added_at: datetime, **fields: Any) -> SigningKey:
+        """A key version (not saved) holding a checked certificate's facts, added at added_at."""
+        return cls(
+            certificate_pem=facts.certificate_pem,
+            key_type=facts.key_type,
+            key_size=facts.key_size,
+            curve=facts.curve,
+            fingerprint_sha256=facts.fingerprint_sha256,
+            subject=facts.subject[:500],
+            not_before=facts.not_before,
+            not_after=facts.not_after,
+            effective_expires_at=cls.effective_expiry(facts.not_after, added_at),
+            created_at=added_at,
+            **fields,
+        )
 
     @staticmethod
     def effective_expiry(not_after: datetime, added_at: datetime) -> datetime:

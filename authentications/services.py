@@ -93,22 +93,14 @@ def _add_signing_key(
     now = timezone.now()
     active = state == SigningKey.State.ACTIVE
     facts = material.certificate
-    signing_key = SigningKey(
+    signing_key = SigningKey.for_certificate(
+        facts,
+        added_at=now,
         authentication=authentication,
         certificate_id=material.certificate_id,
         private_key=material.private_key_pem,
-        certificate_pem=facts.certificate_pem,
-        key_type=facts.key_type,
-        key_size=facts.key_size,
-        curve=facts.curve,
-        fingerprint_sha256=facts.fingerprint_sha256,
-        subject=facts.subject[:500],
-        not_before=facts.not_before,
-        not_after=facts.not_after,
-        effective_expires_at=SigningKey.effective_expiry(facts.not_after, now),
         state=state,
         created_by=user_of(actor),
-        created_at=now,
         activated_at=now if active else None,
         activated_by=user_of(actor) if active else None,
     )
