@@ -67,6 +67,8 @@ def key_pair_generate(
     signing_key = SigningKey.for_certificate(
         facts,
         added_at=timezone.now(),
+        # Not in NetSuite yet: the day it is uploaded is asked when the key is attached.
+        uploaded_at=None,
         authentication=None,
         certificate_id="",
         private_key=keys.serialize_private_key(private_key),

@@ -146,8 +146,17 @@ class SigningKey(models.Model):
     subject = models.CharField(max_length=500, blank=True)
     not_before = models.DateTimeField()
     not_after = models.DateTimeField()
+    # NetSuite cuts a certificate to two years from its upload there; when nobody told us
+    # the upload day, the certificate's own notBefore is the earliest it can have been.
+    uploaded_at = models.DateTimeField(
+        "uploaded to NetSuite",
+        null=True,
+        blank=True,
+        help_text="When the certificate was uploaded to NetSuite; empty when unknown.",
+    )
     effective_expires_at = models.DateTimeField(
-        help_text="The earlier of the certificate's notAfter and 730 days after it was added."
+        help_text="The earlier of the certificate's notAfter and 730 days after its upload to "
+        "NetSuite (or after its notBefore when the upload day is unknown)."
     )
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     created_by = models.ForeignKey(
@@ -166,6 +175,8 @@ class SigningKey(models.Model):
     verified_at = models.DateTimeField(null=True, blank=True)
     # A retired key's private key is wiped after the retention period; the row stays for history.
     wiped_at = models.DateTimeField(null=True, blank=True)
+    # Revoked in NetSuite through nsconnect: NetSuite refuses it from then on, so no rollback to it.
+    revoked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -197,9 +208,17 @@ class SigningKey(models.Model):
     def is_expired(self, now: datetime | None = None) -> bool:
         return self.effective_expires_at <= (now or timezone.now())
 
+    @property
+    def upload_day_known(self) -> bool:
+        """False when the two-year cut is counted from notBefore, the upload day being unknown."""
+        return self.uploaded_at is not None
+
     @classmethod
-    def for_certificate(cls, facts: CertificateFacts, *, added_at: datetime, **fields: Any) -> SigningKey:
-        """A key version (not saved) holding a checked certificate's facts, added at added_at."""
+    def for_certificate(
+        cls, facts: CertificateFacts, *, added_at: datetime, uploaded_at: datetime | None, **fields: Any
+    ) -> SigningKey:
+        """A key version (not saved) holding a checked certificate's facts, added at added_at,
+        uploaded to NetSuite at uploaded_at (None: unknown)."""
         return cls(
             certificate_pem=facts.certificate_pem,
             key_type=facts.key_type,
@@ -209,14 +228,18 @@ class SigningKey(models.Model):
             subject=facts.subject[:500],
             not_before=facts.not_before,
             not_after=facts.not_after,
-            effective_expires_at=cls.effective_expiry(facts.not_after, added_at),
+            uploaded_at=uploaded_at,
+            effective_expires_at=cls.effective_expiry(facts.not_after, facts.not_before, uploaded_at),
             created_at=added_at,
             **fields,
         )
 
     @staticmethod
-    def effective_expiry(not_after: datetime, added_at: datetime) -> datetime:
-        return min(not_after, added_at + timedelta(days=NETSUITE_MAX_CERTIFICATE_DAYS))
+    def effective_expiry(not_after: datetime, not_before: datetime, uploaded_at: datetime | None) -> datetime:
+        """The earlier of notAfter and two years after the upload (or after notBefore, the
+        earliest possible upload, when the upload day is unknown)."""
+        counted_from = uploaded_at or not_before
+        return min(not_after, counted_from + timedelta(days=NETSUITE_MAX_CERTIFICATE_DAYS))
 
 
 class AccessToken(models.Model):
@@ -265,6 +288,10 @@ class AuditEvent(models.Model):
         KEY_WIPED = "key.wiped", "Retired private key wiped"
         NETSUITE_CERTIFICATE_UPLOADED = "netsuite.certificate_uploaded", "Certificate uploaded to NetSuite"
         NETSUITE_CERTIFICATE_REVOKED = "netsuite.certificate_revoked", "Certificate revoked in NetSuite"
+        KEY_CERTIFICATE_ID_SET = "key.certificate_id_set", "Pending key's Certificate ID set"
+        KEY_PAIR_DELETED = "key.pair_deleted", "Unused key pair deleted"
+        ALERT_FAILED = "alert.failed", "Alert could not be sent"
+        SIGN_IN_LOCKED_OUT = "sign_in.locked_out", "Sign-in locked out"
 
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

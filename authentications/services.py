@@ -6,6 +6,7 @@ Views, commands and tasks only translate to and from these functions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -60,6 +61,8 @@ class KeyMaterial:
     private_key_pem: str = field(default="", repr=False)
     # A key pair generated in nsconnect: its stored row is attached instead of a new one made.
     signing_key_id: int | None = None
+    # When the certificate was uploaded to NetSuite; None when unknown (counted from notBefore).
+    uploaded_at: datetime | None = None
 
 
 def audit(
@@ -96,6 +99,7 @@ def _add_signing_key(
     signing_key = SigningKey.for_certificate(
         facts,
         added_at=now,
+        uploaded_at=material.uploaded_at,
         authentication=authentication,
         certificate_id=material.certificate_id,
         private_key=material.private_key_pem,

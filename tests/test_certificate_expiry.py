@@ -221,14 +221,16 @@ def test_a_certificate_over_730_days_expires_at_netsuites_cut(
     alice_client, register, create_authentication, people
 ):
     """GIVEN a certificate valid for 1000 days WHEN it is saved THEN its effective expiry is
-    730 days after it was added, the detail page says why, and so does the mail."""
+    730 days after its notBefore (no upload day was given), the detail page says why, and so does
+    the mail."""
     registered = register("p256")
     long_lived = keyfactory.certificate_pem(keyfactory.private_key("p256"), days=1000)
     authentication = create_authentication(
         dataclasses.replace(registered, certificate_pem=long_lived), alert_recipients="owner@example.com"
     )
     signing_key = authentication.active_key()
-    assert signing_key.effective_expires_at == signing_key.created_at + dt.timedelta(days=730)
+    assert signing_key.uploaded_at is None
+    assert signing_key.effective_expires_at == signing_key.not_before + dt.timedelta(days=730)
     assert signing_key.not_after > signing_key.effective_expires_at + dt.timedelta(days=200)
     page = alice_client.get(f"/authentications/{authentication.identifier}/").content.decode()
     assert "NetSuite cuts certificates to two years" in page
