@@ -2,8 +2,9 @@
 the certificates of an integration record with a bearer token from the record itself.
 
 The second module that speaks NetSuite over HTTP (netsuite.py is the first, and its
-rules hold here: its session, timeouts, size cap, no redirects, allowlist). The answer
-bodies are not publicly documented, so every answer is kept as it came, capped, and
+rules hold here: its one URL parser, its exchange with timeouts, total deadline, size cap,
+no redirects and the allowlist checked at every request). The answer bodies are not
+publicly documented, so every answer is kept as it came (capped, secrets scrubbed), and
 the Certificate ID is looked for, never assumed.
 """
 
@@ -14,18 +15,18 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-import requests
-from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 
 from authentications.netsuite import (
-    _SUITETALK_HOST,
     LOGIN_AUDIT_TRAIL,
     MAX_RESPONSE_BYTES,
+    Endpoint,
     ProtocolValueError,
-    _exchange,
-    is_allowlisted,
+    TokenRequestError,
+    exchange,
+    token_endpoint,
 )
 
 CERTIFICATES_PATH = "/services/rest/auth/oauth2/v1/clients/{client_id}/certificates"
@@ -44,15 +45,30 @@ _PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 CERTIFICATE_ID_KEYS = ("certificateId", "certificate_id", "certId", "kid", "id")
 # Envelopes an API commonly wraps one record in; the ID is looked for inside them too.
 ENVELOPE_KEYS = ("certificate", "data", "result", "item")
+# Field names whose values are secrets whatever they hold: shown as SCRUBBED, never as they came.
+SECRET_FIELD = re.compile(
+    r"token|secret|password|passphrase|assertion|private|credential|api_?key|authorization", re.I
+)
+SCRUBBED = "[removed]"
+# A JWT (a NetSuite access token, an assertion) starts with the base64url of '{"'.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+_PRIVATE_KEY_PEM = re.compile(
+    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S
+)
+# What a POST may have done although its answer never arrived.
+_MAYBE_CARRIED_OUT = (
+    " Check the certificates in NetSuite before trying again: the request may have been carried out."
+)
 
 
-class CertificateEndpointError(Exception):
-    """NetSuite could not be asked, or gave no usable answer; the message says what to do."""
+class CertificateEndpointError(TokenRequestError):
+    """NetSuite could not be asked, or gave no usable answer; the message says what to do.
+
+    A TokenRequestError like every failed exchange, with the same kinds ("timeout", "bad_url", ...).
+    """
 
     def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
+        super().__init__(kind, message)
 
 
 @dataclass(frozen=True)
@@ -61,8 +77,8 @@ class CertificateAnswer:
 
     status: int
     content_type: str
-    payload: Any  # the parsed JSON, or None when the body is not JSON
-    raw: str  # the body as text, capped at MAX_ANSWER_CHARS, the bearer token never in it
+    payload: Any  # the parsed JSON (the bearer token replaced), or None when the body is not JSON
+    raw: str  # the body as text, scrubbed, capped at MAX_ANSWER_CHARS: what the audit trail keeps
     explanation: str
     certificate_id: str = ""  # add only: the new Certificate ID, when the answer carries one
     certificate_id_key: str = ""  # where it was found, e.g. "certificate.id"
@@ -72,29 +88,58 @@ class CertificateAnswer:
         return 200 <= self.status < 300
 
     def pretty(self) -> str:
-        """The answer for people: indented JSON when it is JSON, else the text as it came."""
+        """The answer for people, scrubbed: indented JSON when it is JSON, else the text."""
         if self.payload is None:
             return self.raw
-        return json.dumps(self.payload, indent=2)[:MAX_ANSWER_CHARS]
+        return json.dumps(scrub(self.payload), indent=2)[:MAX_ANSWER_CHARS]
+
+
+def scrub(value: Any, *, access_token: str = "") -> Any:
+    """A copy of an answer with its secrets removed: fields named like a token, key, secret or
+    assertion, any JWT, any private key PEM, and the bearer token wherever it appears."""
+    if isinstance(value, dict):
+        return {
+            key: SCRUBBED if SECRET_FIELD.search(str(key)) else scrub(item, access_token=access_token)
+            for key, item in value.items()
+        }
+    if isinstance(value, list):
+        return [scrub(item, access_token=access_token) for item in value]
+    if isinstance(value, str):
+        return scrub_text(value, access_token=access_token)
+    return value
+
+
+def scrub_text(text: str, *, access_token: str = "") -> str:
+    """Text with the bearer token, any JWT and any private key PEM replaced."""
+    if access_token:
+        text = text.replace(access_token, "[token]")
+    return _PRIVATE_KEY_PEM.sub(SCRUBBED, _JWT.sub(SCRUBBED, text))
+
+
+def certificates_endpoint(token_url: str, path: str) -> Endpoint:
+    """Where the certificate endpoint's `path` is: on the account's restlets host.
+
+    The token URL is parsed and checked as for a token request (the allowlist as it is now);
+    an allowlisted origin (a test or sandbox server) stands in for both hosts.
+    """
+    try:
+        token = token_endpoint(token_url)
+    except ProtocolValueError as error:
+        raise ProtocolValueError(
+            f"The certificate endpoint is found from the token URL, which is refused: {error}"
+        ) from None
+    if token.allowlisted():
+        return dataclasses.replace(token, path=path, query="")
+    account = token.host.split(".", 1)[0]
+    return Endpoint(scheme="https", host=f"{account}.restlets.api.netsuite.com", port=443, path=path)
 
 
 def certificates_host(token_url: str) -> str:
     """The origin serving the certificate endpoint: the account's restlets host.
 
     https://1234567-sb1.suitetalk.api.netsuite.com/... -> https://1234567-sb1.restlets.api.netsuite.com.
-    An allowlisted origin (a test or sandbox server) stands in for both hosts.
     """
-    parts = urlsplit(token_url.strip())
-    if is_allowlisted(token_url):
-        return f"{parts.scheme}://{parts.netloc}"
-    host = parts.hostname or ""
-    if parts.scheme != "https" or not _SUITETALK_HOST.match(host):
-        raise ProtocolValueError(
-            "The certificate endpoint is found from a NetSuite token URL on "
-            "<account>.suitetalk.api.netsuite.com; this authentication has another URL."
-        )
-    account = host.split(".", 1)[0]
-    return f"https://{account}.restlets.api.netsuite.com"
+    return certificates_endpoint(token_url, "/").origin
 
 
 def _segment(value: str, what: str) -> str:
@@ -103,11 +148,13 @@ def _segment(value: str, what: str) -> str:
     return quote(value, safe="")
 
 
+@sensitive_variables("access_token")
 def list_certificates(*, token_url: str, access_token: str, client_id: str) -> CertificateAnswer:
     path = CERTIFICATES_PATH.format(client_id=_segment(client_id, "client ID"))
     return _call("GET", token_url, path, access_token)
 
 
+@sensitive_variables("access_token")
 def add_certificate(
     *,
     token_url: str,
@@ -141,6 +188,7 @@ def add_certificate(
     )
 
 
+@sensitive_variables("access_token")
 def revoke_certificate(
     *, token_url: str, access_token: str, client_id: str, certificate_id: str
 ) -> CertificateAnswer:
@@ -170,26 +218,26 @@ def find_certificate_id(payload: Any, *, exclude: str = "") -> tuple[str, str] |
     return None
 
 
+@sensitive_variables()
 def _call(
     method: str, token_url: str, path: str, access_token: str, body: dict[str, Any] | None = None
 ) -> CertificateAnswer:
-    url = certificates_host(token_url) + path
-    host = urlsplit(url).hostname
-    headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
-    read_timeout = settings.NSCONNECT_HTTP_READ_TIMEOUT
     try:
-        # _exchange never sends a cookie along with the bearer token (NETSUITE.md section 6).
-        response, content = _exchange(method, url, headers=headers, json_body=body)
-    except requests.Timeout:
-        # A POST that timed out may still have been carried out.
+        # Checked at every call: an origin removed from the allowlist is refused from then on.
+        endpoint = certificates_endpoint(token_url, path)
+    except ProtocolValueError as error:
         raise CertificateEndpointError(
-            "timeout",
-            f"NetSuite ({host}) did not answer within {read_timeout:g} seconds. Check the "
-            "certificates in NetSuite before trying again: the request may have been carried out.",
+            "bad_url", f"{error} NetSuite was not asked; correct the Authentication URL on the edit form."
         ) from None
-    except requests.ConnectionError:
+    headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
+    try:
+        # exchange never sends a cookie along with the bearer token (NETSUITE.md section 6).
+        response, content = exchange(method, endpoint, headers=headers, json_body=body)
+    except TokenRequestError as error:
+        # A POST whose answer never came (or came broken) may still have been carried out.
+        maybe = method == "POST" and error.kind not in ("bad_url", "bad_request", "tls")
         raise CertificateEndpointError(
-            "connection", f"Could not connect to {host}: check that this server can reach NetSuite."
+            error.kind, error.message + (_MAYBE_CARRIED_OUT if maybe else "")
         ) from None
     if len(content) > MAX_RESPONSE_BYTES:
         raise CertificateEndpointError(
@@ -203,14 +251,31 @@ def _call(
     except ValueError:
         payload = None
     status = response.status_code
+    if payload is not None:
+        # Should NetSuite ever echo the token, it goes no further than this function.
+        payload = _replace_token(payload, access_token)
+        raw = json.dumps(scrub(payload))
+    else:
+        raw = scrub_text(text, access_token=access_token)
     return CertificateAnswer(
         status=status,
         content_type=response.headers.get("Content-Type", "").split(";")[0],
         payload=payload,
-        # Should NetSuite ever echo the token, it goes no further than this function.
-        raw=(text.replace(access_token, "[token]") if access_token else text)[:MAX_ANSWER_CHARS],
+        raw=raw[:MAX_ANSWER_CHARS],
         explanation=_explain(status, payload),
     )
+
+
+def _replace_token(value: Any, access_token: str) -> Any:
+    if not access_token:
+        return value
+    if isinstance(value, dict):
+        return {key: _replace_token(item, access_token) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_token(item, access_token) for item in value]
+    if isinstance(value, str):
+        return value.replace(access_token, "[token]")
+    return value
 
 
 def _explain(status: int, payload: Any) -> str:

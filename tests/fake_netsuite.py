@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import secrets
+import select
+import socket
+import struct
 import threading
 import time
 from collections import deque
@@ -72,7 +76,17 @@ _SCRIPTED: dict[str, _Canned] = {
     "no_token": (200, JSON, b'{"token_type": "Bearer", "expires_in": 3600}', {}, None),
     "redirect": (302, HTML, b"", {"Location": "http://127.0.0.1:9/elsewhere"}, None),
 }
-FAILURE_KINDS = frozenset(_SCRIPTED) | {"timeout", "huge"}
+# Answers broken on the wire, as networks, proxies and overloaded servers break them:
+# "truncated" promises 1000 bytes, sends 21 and closes; "reset_mid_body" sends 21 and resets;
+# "trickle" sends the body a byte every trickle_seconds, "trickle_headers" the whole answer so;
+# "never_ends" sends 21 of 1000 bytes and then nothing; "bad_gzip" says gzip and is not.
+TRANSPORT_FAULTS = frozenset(
+    {"truncated", "reset_mid_body", "trickle", "trickle_headers", "never_ends", "bad_gzip"}
+)
+FAILURE_KINDS = frozenset(_SCRIPTED) | {"timeout", "huge"} | TRANSPORT_FAULTS
+# Where fail_next(on=...) applies: the token endpoint takes every kind, the others the faults.
+FAULT_PLACES = ("token", "record", "certificates")
+CUT_AFTER = 21
 
 
 @dataclass
@@ -142,8 +156,12 @@ class FakeNetSuite:
         self._mappings: dict[str, _Mapping] = {}
         self._revoked: set[str] = set()
         self._failures: deque[str] = deque()
+        self._faults: dict[str, deque[str]] = {"record": deque(), "certificates": deque()}
+        self._stopping = threading.Event()
         self._echo = False
         self.delay: float = 0
+        # "trickle" and "trickle_headers" send one byte per this many seconds.
+        self.trickle_seconds: float = 1.0
         self.expires_in: str | int = "3600"
         self.token_type: str = "Bearer"  # noqa: S105 - a token type, not a secret
         # True sets a routing cookie on every answer, as NetSuite does.
@@ -160,6 +178,7 @@ class FakeNetSuite:
 
     def start(self) -> Self:
         if self._server is None:
+            self._stopping.clear()
             self._server = _Server((self._host, self._port), self)
             self._address = (self._host, self._server.server_address[1])
             self._thread = threading.Thread(
@@ -171,6 +190,7 @@ class FakeNetSuite:
     def stop(self) -> None:
         server, thread = self._server, self._thread
         self._server = self._thread = None
+        self._stopping.set()  # wakes answers that trickle or never end
         if server is not None:
             server.shutdown()
             server.server_close()
@@ -221,11 +241,16 @@ class FakeNetSuite:
         with self._lock:
             self._certificate_answers.append((status, ctype, raw))
 
-    def fail_next(self, kind: str, times: int = 1) -> None:
-        if kind not in FAILURE_KINDS:
-            raise ValueError(f"unknown kind {kind!r}; one of {sorted(FAILURE_KINDS)}")
+    def fail_next(self, kind: str, times: int = 1, *, on: str = "token") -> None:
+        """Script the next answers of the token endpoint (on="token"), or break the next answers of
+        the REST record service (on="record") or the certificate endpoint (on="certificates")."""
+        kinds = FAILURE_KINDS if on == "token" else TRANSPORT_FAULTS
+        if on not in FAULT_PLACES or kind not in kinds:
+            raise ValueError(
+                f"unknown kind {kind!r} or place {on!r}; one of {sorted(kinds)} on {FAULT_PLACES}"
+            )
         with self._lock:
-            self._failures.extend([kind] * times)
+            (self._failures if on == "token" else self._faults[on]).extend([kind] * times)
 
     def reset(self) -> None:
         with self._lock:
@@ -234,7 +259,10 @@ class FakeNetSuite:
             self._grants.clear()
             self._certificate_answers.clear()
             self._failures.clear()
+            for faults in self._faults.values():
+                faults.clear()
             self.delay = 0
+            self.trickle_seconds = 1.0
             self.role_can_use_tokens = True
             self.set_cookie = False
 
@@ -283,8 +311,21 @@ class FakeNetSuite:
             self._record(rec)
             self._send(h, 200, JSON, body)
 
+    def _fault(self, h: _Handler, rec: RecordedRequest, place: str, body: bytes) -> bool:
+        """Break this answer if a fault is scripted for `place`; True when it was."""
+        with self._lock:
+            kind = self._faults[place].popleft() if self._faults[place] else None
+        if kind is None:
+            return False
+        rec.status, rec.reason = 200, f"scripted fault {kind!r}"
+        self._record(rec)
+        self._misbehave(h, kind, body)
+        return True
+
     def _answer_record(self, h: _Handler, rec: RecordedRequest) -> None:
         """The REST record service: a bearer token it issued, never with a cookie."""
+        if self._fault(h, rec, "record", _json({"items": [], "path": h.path})):
+            return
         scheme, _, token = rec.headers.get("authorization", "").partition(" ")
         if scheme != "Bearer" or token not in self.issued_tokens or "cookie" in rec.headers:
             rec.reason = "no bearer token this fake issued, or a Cookie header with it"
@@ -307,6 +348,8 @@ class FakeNetSuite:
     ) -> None:
         """The certificate rotation endpoint: a bearer token issued to this client with
         rest_webservices, never with a cookie; scripted answers first."""
+        if self._fault(h, rec, "certificates", _json({"id": secrets.token_urlsafe(32)[:43]})):
+            return
         scheme, _, token = rec.headers.get("authorization", "").partition(" ")
         with self._lock:
             grant = self._grants.get(token) if scheme == "Bearer" else None
@@ -389,13 +432,52 @@ class FakeNetSuite:
             return
         rec.status, rec.error = 200, None
         self._record(rec)
-        if kind == "timeout":
+        if kind in TRANSPORT_FAULTS:
+            self._misbehave(h, kind, self._token_body()[1])
+        elif kind == "timeout":
             time.sleep(TIMEOUT_SLEEP)
             self._send(h, 200, JSON, self._token_body()[1])
         else:  # "huge"
             head = b'{"expires_in": "3600", "token_type": "Bearer", "access_token": "'
             pad = HUGE_SIZE - len(head) - 2
             self._send(h, 200, JSON, head + b"a" * pad + b'"}')
+
+    def _misbehave(self, h: _Handler, kind: str, body: bytes) -> None:
+        """Answer 200 with `body`, broken on the wire the way TRANSPORT_FAULTS says."""
+        h.close_connection = True
+        promised = len(body) if kind in ("trickle", "trickle_headers") else 1000
+        extra = ""
+        if kind == "bad_gzip":
+            body = b"this is not gzip at all"
+            promised, extra = len(body), "Content-Encoding: gzip\r\n"
+        head = f"HTTP/1.1 200 OK\r\nContent-Type: {JSON}\r\nContent-Length: {promised}\r\n{extra}\r\n"
+        try:
+            if kind in ("trickle", "trickle_headers"):
+                start = b"" if kind == "trickle_headers" else head.encode()
+                h.wfile.write(start)
+                for byte in (head.encode() + body)[len(start) :]:
+                    if self._stopping.wait(self.trickle_seconds):
+                        return
+                    h.wfile.write(bytes([byte]))
+            elif kind == "bad_gzip":
+                h.wfile.write(head.encode() + body)
+            else:  # truncated, reset_mid_body, never_ends: 21 bytes of the 1000 promised
+                h.wfile.write(head.encode() + body[:CUT_AFTER])
+                if kind == "reset_mid_body":
+                    time.sleep(0.2)  # the client reads the headers before the reset
+                    h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    os.close(h.connection.detach())  # linger 0: the close is a reset (RST)
+                elif kind == "never_ends":
+                    self._wait_for_hang_up(h.connection)
+        except OSError:
+            pass  # the client gave up, as it should
+
+    def _wait_for_hang_up(self, connection: socket.socket) -> None:
+        # Hold the connection open, sending nothing, until the client hangs up or the fake stops.
+        for _ in range(120):
+            readable, _, _ = select.select([connection], [], [], 0.5)
+            if self._stopping.is_set() or (readable and not connection.recv(1, socket.MSG_PEEK)):
+                return
 
     def _judge(self, headers: dict[str, str], form: dict[str, list[str]], rec: RecordedRequest) -> None:
         """Apply NETSUITE.md section 2 in order; raise _Reject at the first failure."""

@@ -36,15 +36,16 @@ def test_netsuite_urls_are_normalised_to_lower_case():
 
 
 @pytest.mark.parametrize(
-    "url",
+    ("url", "says"),
     [
-        "https://1234567.suitetalk.api.netsuite.com:8443/services/rest/auth/oauth2/v1/token",
-        "https://1234567.suitetalk.api.netsuite.com/services/rest/auth/oauth2/v1/token?x=1",
-        "https://user@1234567.suitetalk.api.netsuite.com/services/rest/auth/oauth2/v1/token",
+        ("https://1234567.suitetalk.api.netsuite.com:8443/services/rest/auth/oauth2/v1/token", "no port"),
+        ("https://1234567.suitetalk.api.netsuite.com/services/rest/auth/oauth2/v1/token?x=1", "no query"),
+        ("https://1234567.suitetalk.api.netsuite.com/services/rest/auth/oauth2/v1/token#x", "no query"),
+        ("https://user@1234567.suitetalk.api.netsuite.com/services/rest/auth/oauth2/v1/token", "no user"),
     ],
 )
-def test_token_urls_take_no_port_query_or_user(url):
-    with pytest.raises(netsuite.ProtocolValueError, match="no port, user, query or fragment"):
+def test_token_urls_take_no_port_query_or_user(url, says):
+    with pytest.raises(netsuite.ProtocolValueError, match=says):
         netsuite.check_token_url(url)
 
 

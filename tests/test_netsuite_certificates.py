@@ -40,7 +40,6 @@ def add_pending_key(authentication: HttpAuthentication, certificate_id: str = ""
     """A rotation's new key, as step 1 of the wizard leaves it: no Certificate ID yet."""
     key = keyfactory.private_key("p256", copy=1)
     facts = certificate_facts(load_certificate(keyfactory.certificate_pem(key)), key)
-    now = timezone.now()
     return SigningKey.objects.create(
         authentication=authentication,
         certificate_id=certificate_id,
@@ -52,7 +51,7 @@ def add_pending_key(authentication: HttpAuthentication, certificate_id: str = ""
         fingerprint_sha256=facts.fingerprint_sha256,
         not_before=facts.not_before,
         not_after=facts.not_after,
-        effective_expires_at=SigningKey.effective_expiry(facts.not_after, now),
+        effective_expires_at=SigningKey.effective_expiry(facts.not_after, facts.not_before, None),
         state=SigningKey.State.PENDING,
     )
 
@@ -333,3 +332,47 @@ def test_the_form_takes_role_and_entity_ids_as_digits(register, form_data, value
     names = list(form.fields)
     after = names.index("alert_recipients")
     assert names[after + 1 : after + 3] == ["netsuite_role_id", "netsuite_entity_id"]
+
+
+def test_the_answer_is_shown_and_audited_without_its_secrets(authentication, alice, fake_netsuite):
+    """GIVEN the certificate endpoint answers with secret-looking fields (a token, a client secret,
+    a JWT, a private key) WHEN the upload's answer is shown (pretty) and audited THEN none of them
+    appears, and the Certificate ID is still read from it."""
+    pending = add_pending_key(authentication)
+    jwt_like = "eyJhbGciOiJQUzI1NiJ9.eyJpc3MiOiJ4In0.c2lnbmF0dXJlLWJ5dGVz"
+    secrets = {
+        "access_token": "leaked-access-token-value",
+        "client_secret": "leaked-client-secret",
+        "note": f"signed with {jwt_like}",
+        "privateKey": "-----BEGIN PRIVATE KEY-----\nMIIBleaked\n-----END PRIVATE KEY-----",
+    }
+    fake_netsuite.answer_certificates_next(200, {"id": "Cert_ID-1", "certificate": secrets})
+
+    result = upload(authentication, pending, alice)
+
+    shown = result.answer.pretty()
+    audited = json.dumps(
+        AuditEvent.objects.get(action=AuditEvent.Action.NETSUITE_CERTIFICATE_UPLOADED).details
+    )
+    for leaked in (
+        "leaked-access-token-value",
+        "leaked-client-secret",
+        jwt_like,
+        "MIIBleaked",
+        "PRIVATE KEY",
+    ):
+        assert leaked not in shown
+        assert leaked not in audited
+    assert "[removed]" in shown and "Cert_ID-1" in shown
+    assert result.answer.certificate_id == "Cert_ID-1"
+
+
+def test_the_bearer_token_echoed_back_is_never_shown(authentication, fake_netsuite):
+    refresh.token_get(authentication=authentication, actor="test")
+    token = AccessToken.objects.get().value
+    fake_netsuite.answer_certificates_next(200, {"echo": token, "items": [token]})
+    answer = list_certificates(
+        token_url=authentication.token_url, access_token=token, client_id=authentication.consumer_key
+    )
+    assert token not in answer.pretty() and token not in answer.raw
+    assert token not in json.dumps(answer.payload)

@@ -77,3 +77,69 @@ def test_cookies_netsuite_sets_never_travel_with_the_token(
     page = alice_client.post(url(authentication), {"path": ""}).content.decode()
     assert "HTTP 200" in page
     assert all("cookie" not in request.headers for request in fake_netsuite.requests)
+
+
+TRAVERSALS = [
+    "/services/rest/record/v1/%2e%2e/%2e%2e/auth/oauth2/v1/token",
+    "/services/rest/record/v1/%2E%2E/%2E%2E/auth/oauth2/v1/token",
+    "/services/rest/record/v1/.%2e/x",
+    "/services/rest/record/v1/%2e./x",
+    "/services/rest/record/v1/%252e%252e/x",
+    "/services/rest/record/v1/%25252e%25252e/x",
+    "/services/rest/record/v1/%2f%2fevil.example.com",
+    "/services/rest/record/v1/%5c..%5cx",
+    "/services/rest/record/v1/./customer",
+    "/services/rest/record/v1/%2e/customer",
+    "/services/rest/record/v1/%zz",
+    "/services/rest/record/v1/%ff",
+    "/services/rest/record/v1/customer?limit=1#fragment",
+]
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_percent_encoded_traversals_are_decoded_before_the_check_and_refused(
+    alice_client, register, create_authentication, fake_netsuite, path
+):
+    """GIVEN a saved authentication with a token WHEN the test request path hides "..", "//", a
+    backslash or "." behind percent-escapes (requests would decode %2e%2e to ../) THEN it is
+    refused with the path message and no request reaches NetSuite."""
+    authentication = create_authentication(register("p256"))
+    alice_client.post(f"/authentications/{authentication.identifier}/retrieve-token/")
+    before = len(fake_netsuite.requests)
+    page = alice_client.post(url(authentication), {"path": path}).content.decode()
+    assert "Enter a path on NetSuite&#x27;s REST services" in page
+    assert len(fake_netsuite.requests) == before
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_send_test_request_refuses_encoded_traversals_itself(fake_netsuite, path):
+    from authentications import netsuite
+
+    with pytest.raises(netsuite.ProtocolValueError, match="Enter a path"):
+        netsuite.send_test_request(token_url=fake_netsuite.token_url, access_token="t", path=path)
+    assert fake_netsuite.requests == []
+
+
+@pytest.mark.parametrize(
+    ("path", "sent"),
+    [
+        ("/services/rest/record/v1/%63ustomer", "/services/rest/record/v1/customer"),
+        (
+            "/services/rest/record/v1/customer?limit=1&offset=%32",
+            "/services/rest/record/v1/customer?limit=1&offset=2",
+        ),
+        (
+            "/services/rest/record/v1/customer?q=id%20%3d%201",
+            "/services/rest/record/v1/customer?q=id%20%3D%201",
+        ),
+    ],
+)
+def test_the_path_sent_is_exactly_the_path_checked(
+    alice_client, register, create_authentication, fake_netsuite, path, sent
+):
+    """GIVEN a harmless path with escapes WHEN the test request is sent THEN NetSuite receives the
+    decoded, checked path (and the query as requests sends it), byte for byte."""
+    authentication = create_authentication(register("p256"))
+    page = alice_client.post(url(authentication), {"path": path}).content.decode()
+    assert "HTTP 200" in page
+    assert fake_netsuite.requests[-1].path == sent
