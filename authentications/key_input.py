@@ -14,30 +14,34 @@ from authentications.models import NETSUITE_MAX_CERTIFICATE_DAYS
 
 # A 4096-bit RSA key in PEM is about 3.3 KB; a certificate chain a few KB.
 MAX_PEM_CHARS = 16 * 1024
+# A private key is one key: the smaller cap bounds what a pasted key can make OpenSSL do.
+MAX_CHARS_FOR = {"private key": keys.MAX_PRIVATE_KEY_PEM_CHARS}
 
 
 def read_pem(text: str, upload: UploadedFile | None, *, what: str, required_message: str | None) -> str:
     """The PEM text from a textarea or its file, repaired; "" when neither was given and
     none is required. Raises ValidationError with a message for the field."""
+    max_chars = MAX_CHARS_FOR.get(what, MAX_PEM_CHARS)
     if upload is not None:
         if text.strip():
             raise forms.ValidationError(f"Paste the {what} or upload its file, not both.")
-        if (upload.size or 0) > MAX_PEM_CHARS:
+        if (upload.size or 0) > max_chars:
             raise forms.ValidationError(
                 f"This file is {upload.size:,} bytes; a {what} in PEM is at most "
-                f"{MAX_PEM_CHARS:,}. Upload the PEM file, not an archive or keystore."
+                f"{max_chars:,}. Upload the PEM file, not an archive or keystore."
             )
         try:
-            text = upload.read().decode("ascii")
+            # Read one byte past the cap, so a wrong size on the upload cannot pass a larger file.
+            text = upload.read(max_chars + 1).decode("ascii")
         except UnicodeDecodeError:
             raise forms.ValidationError(
                 f"This file is not PEM text. If it is DER (binary), convert it: "
                 f"openssl {'x509' if what == 'certificate' else 'pkey'} "
                 "-inform DER -in FILE -out FILE.pem"
             ) from None
-    if len(text) > MAX_PEM_CHARS:
+    if len(text) > max_chars:
         raise forms.ValidationError(
-            f"This is {len(text):,} characters; a {what} in PEM is at most {MAX_PEM_CHARS:,} "
+            f"This is {len(text):,} characters; a {what} in PEM is at most {max_chars:,} "
             "(an RSA 4096 key is about 3,300). Check that you pasted the right file."
         )
     if not text.strip():
