@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -9,15 +10,20 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
+from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
 from api import apikeys, openapi, ratelimit, services
 from api.models import ApiClient
-from authentications import refresh
+from authentications import refresh, tokens
 from authentications.models import AccessToken, HttpAuthentication
 from authentications.web import client_ip
+
+logger = logging.getLogger(__name__)
+# Seconds a client is asked to wait when the database is busy: a lock passes quickly.
+DATABASE_RETRY_AFTER = 5
 
 
 class Refused(Exception):
@@ -33,16 +39,38 @@ def _error(status: int, detail: str, headers: dict[str, str] | None = None) -> J
     return JsonResponse({"error": code, "detail": detail}, status=status, headers=headers)
 
 
+def _last_resort(
+    view: Callable[..., JsonResponse], request: HttpRequest, *args: Any, **kwargs: Any
+) -> JsonResponse:
+    """The view's answer, or JSON whatever it raised: a service never gets an HTML error page,
+    whose debug version would show the token."""
+    try:
+        return view(request, *args, **kwargs)
+    except DatabaseError as error:
+        logger.warning("database error in %s: %s", request.path, type(error).__name__)
+        detail = "The database is busy; no token could be read or stored. Try again in a few seconds."
+        return _error(503, detail, {"Retry-After": str(DATABASE_RETRY_AFTER)})
+    except Exception as error:
+        tokens.log_unexpected(f"in {request.path}", error)
+        return JsonResponse(
+            {
+                "error": "internal_error",
+                "detail": "nsconnect met an unexpected error; its log has the details.",
+            },
+            status=500,
+        )
+
+
 def api_view(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:
     """GET only, no session sign-in and no CSRF (the caller shows an API key, not a cookie),
-    and never cached: tokens must not linger in a proxy or on disk."""
+    never cached (tokens must not linger in a proxy or on disk), and JSON whatever happens."""
 
     @wraps(view)
     def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
         if request.method != "GET":
             response = _error(405, "Only GET is allowed.", {"Allow": "GET"})
         else:
-            response = view(request, *args, **kwargs)
+            response = _last_resort(view, request, *args, **kwargs)
         response["Cache-Control"] = "no-store"
         return response
 

@@ -28,6 +28,12 @@ def get_fernet() -> MultiFernet:
     return _multi_fernet(keys)
 
 
+class DecryptionError(ImproperlyConfigured):
+    """A stored secret that none of NSCONNECT_ENCRYPTION_KEYS opens (the key that encrypted it
+    was removed). An ImproperlyConfigured, as before, so that callers that caught that still do;
+    its own type lets the token attempt record it as a failure a person can act on."""
+
+
 def encrypt(text: str) -> str:
     return get_fernet().encrypt(text.encode()).decode("ascii")
 
@@ -37,7 +43,7 @@ def decrypt(token: str) -> str:
         return get_fernet().decrypt(token.encode("ascii")).decode()
     except InvalidToken:
         # Say which setting is wrong; never echo the ciphertext.
-        raise ImproperlyConfigured(
+        raise DecryptionError(
             "A stored secret cannot be decrypted with NSCONNECT_ENCRYPTION_KEYS "
             "(was the key that encrypted it removed?)."
         ) from None

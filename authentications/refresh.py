@@ -2,25 +2,36 @@
 one of them asks NetSuite and the others wait for its answer.
 
 The lease is a conditional UPDATE on the authentication's row (owner and expiry),
-which works the same on PostgreSQL and SQLite. It outlives the HTTP timeouts, so
-a live holder never loses it, and it expires, so a crashed holder never keeps it.
+which works the same on PostgreSQL and SQLite. It is claimed and compared with the
+database's clock, the one clock every machine shares; it outlives the exchange's
+total deadline, so a live holder never loses it, and it expires, so a crashed holder
+never keeps it.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db import DatabaseError
+from django.db.models import Q, QuerySet, Value
+from django.db.models.fields import DurationField
+from django.db.models.functions import Now
 from django.utils import timezone
 
 from authentications import netsuite, tokens
+from authentications.fields import DecryptionError
 from authentications.models import AccessToken, HttpAuthentication, SigningKey
 from authentications.services import Actor
 
+logger = logging.getLogger(__name__)
+
 POLL_SECONDS = 0.1
+# Beyond the exchange's own deadline: loading the key, signing, storing the token.
+LEASE_MARGIN_SECONDS = 10
 
 
 class TokenUnavailable(Exception):
@@ -28,22 +39,27 @@ class TokenUnavailable(Exception):
 
 
 def lease_duration() -> timedelta:
-    http = settings.NSCONNECT_HTTP_CONNECT_TIMEOUT + settings.NSCONNECT_HTTP_READ_TIMEOUT
-    return timedelta(seconds=http + 10)
+    """How long a lease holds: longer than any exchange with NetSuite can take."""
+    return timedelta(seconds=netsuite.exchange_deadline_seconds() + LEASE_MARGIN_SECONDS)
 
 
-def _claim_lease(authentication_id: int, owner: str, now: datetime) -> bool:
-    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=now)
+def lease_claim(authentication_id: int, owner: str) -> bool:
+    """Take the lease if it is free or expired by the database's clock; True if taken."""
+    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=Now())
     claimed = HttpAuthentication.objects.filter(free, pk=authentication_id).update(
-        lease_owner=owner, lease_expires_at=now + lease_duration()
+        lease_owner=owner, lease_expires_at=Now() + Value(lease_duration(), output_field=DurationField())
     )
     return claimed == 1
 
 
-def _release_lease(authentication_id: int, owner: str) -> None:
-    HttpAuthentication.objects.filter(pk=authentication_id, lease_owner=owner).update(
-        lease_owner="", lease_expires_at=None
-    )
+def lease_release(authentication_id: int, owner: str) -> None:
+    try:
+        HttpAuthentication.objects.filter(pk=authentication_id, lease_owner=owner).update(
+            lease_owner="", lease_expires_at=None
+        )
+    except DatabaseError as error:
+        # The lease expires by itself; the caller's own outcome matters more.
+        logger.warning("could not release the lease of %s: %s", authentication_id, type(error).__name__)
 
 
 def _usable_token(
@@ -54,7 +70,16 @@ def _usable_token(
     )
     if obtained_since is not None:
         tokens_ = tokens_.filter(obtained_at__gte=obtained_since)
-    return tokens_.select_related("authentication").first()
+    token = tokens_.select_related("authentication").defer("value").first()
+    if token is None:
+        return None
+    try:
+        token.value  # noqa: B018  (loads and decrypts the deferred value)
+    except DecryptionError:
+        # Encrypted with a key since removed: as good as none; the next token replaces it.
+        logger.warning("the stored token of %s cannot be decrypted; retrieving a new one", authentication_id)
+        return None
+    return token
 
 
 def token_get(
@@ -71,17 +96,31 @@ def token_get(
     A caller that waited while another one failed gets that failure, not a second
     request to NetSuite.
     """
+    try:
+        return _token_get(authentication, actor, min_seconds_left, fresh, ip_address)
+    except Exception as error:
+        # A database that is locked, say: the caller gets a failure it can show, never a 500.
+        raise tokens.failure_for(error) from None
+
+
+def _token_get(
+    authentication: HttpAuthentication,
+    actor: Actor,
+    min_seconds_left: int,
+    fresh: bool,
+    ip_address: str | None,
+) -> AccessToken:
     pk = authentication.pk
     started = timezone.now()
     owner = uuid.uuid4().hex
     failures_before = authentication.consecutive_failures
+    # A waiter gives up only after a holder's lease would have expired.
     deadline = time.monotonic() + lease_duration().total_seconds() + 5
     while True:
-        now = timezone.now()
-        token = _usable_token(pk, min_seconds_left, now, started if fresh else None)
+        token = _usable_token(pk, min_seconds_left, timezone.now(), started if fresh else None)
         if token is not None:
             return token
-        if _claim_lease(pk, owner, now):
+        if lease_claim(pk, owner):
             try:
                 # Another holder may have finished between our look and our claim.
                 token = _usable_token(pk, min_seconds_left, timezone.now(), started if fresh else None)
@@ -96,7 +135,7 @@ def token_get(
                     authentication=authentication, actor=actor, ip_address=ip_address
                 )
             finally:
-                _release_lease(pk, owner)
+                lease_release(pk, owner)
         if time.monotonic() > deadline:
             raise netsuite.TokenRequestError(
                 "busy", "Another request for this token is taking too long. Try again in a minute."
@@ -108,18 +147,23 @@ def token_for_consumer(
     authentication: HttpAuthentication, *, actor: Actor, ip_address: str | None = None
 ) -> AccessToken:
     """What the token API serves: the current token, renewed single-flight when under a minute
-    is left, unless back-off says NetSuite must not be asked yet."""
+    is left, unless back-off says NetSuite must not be asked yet.
+
+    Disabling is a kill switch and an expired certificate ends serving: both are looked
+    at before any stored token is."""
     now = timezone.now()
-    token = _usable_token(authentication.pk, 60, now, None)
-    if token is not None:
-        return token
     if not authentication.enabled:
         raise TokenUnavailable("This authentication is disabled.")
     # Before retries_stopped: an expired certificate also ends in invalid_client, and
     # its expiry is the explanation a consumer can act on.
-    signing_key = authentication.active_key()
+    signing_key = (
+        authentication.signing_keys.filter(state=SigningKey.State.ACTIVE).defer("private_key").first()
+    )
     if signing_key is not None and signing_key.is_expired(now):
         raise TokenUnavailable(expired_message(signing_key))
+    token = _usable_token(authentication.pk, 60, now, None)
+    if token is not None:
+        return token
     if authentication.retries_stopped:
         raise TokenUnavailable(
             f"NetSuite refused the credentials; retries are stopped until the record is fixed. "
@@ -169,13 +213,18 @@ def authentications_due(now: datetime | None = None) -> list[int]:
 
 
 def refresh_scheduled(authentication_id: int) -> str:
-    """The scheduler's refresh of one authentication; safe to run twice. Returns what it did."""
-    if not _due(timezone.now()).filter(pk=authentication_id).exists():
-        return "not due"
-    authentication = HttpAuthentication.objects.get(pk=authentication_id)
+    """The scheduler's refresh of one authentication; safe to run twice. Returns what it did.
+
+    Every failure is recorded by the attempt (status, back-off, audit, alert) and comes
+    back here as a short status, never as a traceback the worker logs each minute."""
     margin = settings.NSCONNECT_REFRESH_MARGIN_SECONDS
     try:
+        authentication = _due(timezone.now()).filter(pk=authentication_id).first()
+        if authentication is None:
+            return "not due"
         token = token_get(authentication=authentication, actor="scheduler", min_seconds_left=margin)
     except netsuite.TokenRequestError as error:
         return f"failed: {error.kind}"
+    except DatabaseError as error:
+        return f"failed: {tokens.failure_for(error, what='while looking for due tokens').kind}"
     return f"valid until {token.expires_at.isoformat()}"

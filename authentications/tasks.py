@@ -3,14 +3,20 @@ and return short statuses without secrets, so running one twice is harmless."""
 
 from __future__ import annotations
 
-from celery import shared_task
+import smtplib
 
-from authentications import expiry, retired_keys
+from celery import Task, shared_task
+
+from authentications import expiry, keypairs, retired_keys, tokens
 from authentications.refresh import authentications_due, refresh_scheduled
 
 # Just under the sweep's minute: a refresh still queued by then is enqueued again by
 # the next sweep, so older copies can go rather than pile up behind a slow NetSuite.
 REFRESH_EXPIRES_SECONDS = 55
+# A mail server that is down gets 30 s, 1, 2, 4 and 8 minutes (about a quarter of an hour)
+# before the alert is given up and ALERT_FAILED is audited; the next failure tries again.
+ALERT_MAX_RETRIES = 5
+ALERT_FIRST_RETRY_SECONDS = 30
 
 
 # Results are kept only where CELERY_RESULT_BACKEND is set; they hold no secret.
@@ -29,6 +35,19 @@ def refresh_token(authentication_id: int) -> str:
     return refresh_scheduled(authentication_id)
 
 
+@shared_task(bind=True, max_retries=ALERT_MAX_RETRIES, ignore_result=False)
+def send_refresh_alert(self: Task, authentication_id: int, recovered: bool) -> str:
+    """Mail that token refresh keeps failing (or works again), retrying while the mail
+    server cannot be reached; nothing that waits for a token waits for this."""
+    try:
+        return tokens.refresh_alert_deliver(authentication_id, recovered=recovered)
+    except (smtplib.SMTPException, OSError) as error:
+        if self.request.retries >= ALERT_MAX_RETRIES:
+            tokens.refresh_alert_failed(authentication_id, recovered=recovered, error=error)
+            return "failed"
+        raise self.retry(countdown=ALERT_FIRST_RETRY_SECONDS * 2**self.request.retries) from None
+
+
 @shared_task(ignore_result=False)
 def check_certificates() -> int:
     """Mail the certificate-expiry alerts that are due (daily); return how many went out."""
@@ -39,3 +58,10 @@ def check_certificates() -> int:
 def wipe_retired_keys() -> int:
     """Empty the private keys retired longer than the retention (daily); return how many."""
     return len(retired_keys.keys_wipe_retired(actor="scheduler"))
+
+
+@shared_task(ignore_result=False)
+def delete_unused_key_pairs() -> int:
+    """Delete the generated key pairs no authentication took within
+    NSCONNECT_UNUSED_KEY_PAIR_DAYS (daily); return how many."""
+    return len(keypairs.key_pairs_delete_unused(actor="scheduler"))

@@ -50,6 +50,17 @@ def _nsconnect_settings(settings: Any, fake_netsuite_server: FakeNetSuite) -> No
     }
 
 
+@pytest.fixture(autouse=True)
+def _alert_mail_runs_in_the_test_process(monkeypatch: Any) -> None:
+    """Alert mail is a Celery task: tests run it at once, in process (with its retries), rather
+    than publish it to the development broker in var/celery, where a real worker could take it."""
+    from authentications import tasks
+
+    monkeypatch.setattr(
+        tasks.send_refresh_alert, "delay", lambda *args: tasks.send_refresh_alert.apply(args=args)
+    )
+
+
 def put_in_role(user: Any, role: str) -> Any:
     """Add a user to a role ("Integrators", "Key administrators"), a group the migration made.
 

@@ -112,9 +112,10 @@ def test_a_changed_record_is_tried_again(
     assert run_sweep_at(60, authentication.pk).startswith("valid until")
 
 
-def test_server_error_twice_in_a_row_is_taken_as_wrong_credentials(
-    register, create_authentication, fake_netsuite
-):
+def test_server_error_is_an_outage_that_keeps_backing_off(register, create_authentication, fake_netsuite):
+    """GIVEN NetSuite answering server_error twice in a row
+    WHEN the scheduler runs
+    THEN retries go on with a growing back-off: a 5xx does not name the credentials."""
     authentication = create_authentication(register("p256"))
     fake_netsuite.fail_next("server_error", times=2)
     run_sweep_at(0, authentication.pk)
@@ -122,7 +123,8 @@ def test_server_error_twice_in_a_row_is_taken_as_wrong_credentials(
     assert not authentication.retries_stopped and authentication.next_attempt_at == at(60)
     run_sweep_at(60, authentication.pk)
     authentication.refresh_from_db()
-    assert authentication.retries_stopped
+    assert not authentication.retries_stopped and authentication.next_attempt_at == at(180)
+    assert run_sweep_at(180, authentication.pk).startswith("valid until")
 
 
 def test_back_off_never_exceeds_an_hour():

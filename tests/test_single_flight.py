@@ -11,11 +11,12 @@ import threading
 import time
 
 import pytest
+import time_machine
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from authentications import refresh
+from authentications import netsuite, refresh
 from authentications.models import AccessToken, HttpAuthentication
 from authentications.netsuite import TokenRequestError
 
@@ -114,3 +115,40 @@ def test_an_expired_lease_of_a_crashed_holder_does_not_block(expired, fake_netsu
     assert token.value == fake_netsuite.issued_tokens[0]
     expired.refresh_from_db()
     assert (expired.lease_owner, expired.lease_expires_at) == ("", None)
+
+
+def test_a_lease_live_by_the_databases_clock_is_kept_when_this_machines_clock_runs_ahead(expired):
+    """GIVEN another machine holding the lease for 30 more seconds by the database's clock
+    WHEN this machine's clock runs an hour ahead
+    THEN it does not take the lease: expiry is compared with the database's clock."""
+    live_until = timezone.now() + dt.timedelta(seconds=30)
+    HttpAuthentication.objects.filter(pk=expired.pk).update(
+        lease_owner="other-machine", lease_expires_at=live_until
+    )
+    with time_machine.travel(timezone.now() + dt.timedelta(hours=1), tick=False):
+        assert not refresh.lease_claim(expired.pk, "this-machine")
+    expired.refresh_from_db()
+    assert (expired.lease_owner, expired.lease_expires_at) == ("other-machine", live_until)
+
+
+def test_a_lease_is_claimed_by_the_databases_clock_when_this_machines_clock_lags(expired):
+    """GIVEN a lease that expired a second ago by the database's clock
+    WHEN this machine's clock is an hour behind
+    THEN it takes the lease, and the lease runs until the database's now plus its duration."""
+    HttpAuthentication.objects.filter(pk=expired.pk).update(
+        lease_owner="crashed-worker", lease_expires_at=timezone.now() - dt.timedelta(seconds=1)
+    )
+    with time_machine.travel(timezone.now() - dt.timedelta(hours=1), tick=False):
+        assert refresh.lease_claim(expired.pk, "this-machine")
+    expired.refresh_from_db()
+    assert expired.lease_owner == "this-machine"
+    expected = timezone.now() + refresh.lease_duration()
+    assert abs((expired.lease_expires_at - expected).total_seconds()) < 5
+
+
+@pytest.mark.parametrize(("connect", "read"), [(2.0, 5.0), (5.0, 20.0), (10.0, 120.0)])
+def test_the_lease_outlives_the_exchanges_total_deadline(settings, connect, read):
+    settings.NSCONNECT_HTTP_CONNECT_TIMEOUT = connect
+    settings.NSCONNECT_HTTP_READ_TIMEOUT = read
+    assert netsuite.exchange_deadline_seconds() == connect + read
+    assert refresh.lease_duration().total_seconds() > netsuite.exchange_deadline_seconds()
