@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
-import re
+from datetime import date, datetime
 from typing import Any
 
 from django import forms
-from django.core.validators import validate_email
 from django.http import QueryDict
 from django.utils import timezone
 
-from authentications import key_input, keygen, keypairs, keys, netsuite
+from authentications import (
+    credential_changes,
+    field_rules,
+    key_input,
+    keygen,
+    keypairs,
+    keys,
+    netsuite,
+    upload_day,
+)
 from authentications.models import HttpAuthentication, SigningKey
-from authentications.services import RESERVED_IDENTIFIERS, KeyMaterial, identifier_for
+from authentications.services import RESERVED_IDENTIFIERS, UNCHANGED, KeyMaterial, identifier_for
 
-_CERTIFICATE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
-_CONSUMER_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
-_INTERNAL_ID = re.compile(r"^[0-9]+$")
 NETSUITE_IDS_HELP = (
     "Optional: the internal IDs of the role and entity of the certificate mapping, for uploading "
     "certificates to NetSuite from nsconnect."
 )
-_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 PEM_ATTRS = {"rows": 8, "spellcheck": "false", "autocomplete": "off", "class": "font-monospace"}
@@ -77,6 +81,7 @@ class AuthenticationForm(forms.ModelForm):
     certificate_file = forms.FileField(
         label="or upload the certificate file (.pem, .crt, .cer)", required=False
     )
+    uploaded_on = upload_day.upload_day_field()
     # A key pair generated in nsconnect, used instead of a pasted key and certificate.
     signing_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
@@ -121,6 +126,7 @@ class AuthenticationForm(forms.ModelForm):
         "private_key_passphrase",
         "certificate",
         "certificate_file",
+        "uploaded_on",
         "enabled",
         "alert_recipients",
         "netsuite_role_id",
@@ -133,6 +139,11 @@ class AuthenticationForm(forms.ModelForm):
         self.key_material: KeyMaterial | None = None
         self._private_key: keys.PrivateKey | None = None
         self.active_key = self.instance.active_key() if self.instance.pk else None
+        # The active key's upload day, when this edit corrects it (see clean()).
+        self.active_key_uploaded_at: Any = UNCHANGED
+        # Where the stored key signs now: moving it is a key operation (credential_changes).
+        self.signing_target = credential_changes.signing_target(self.instance)
+        self.may_move_key = not self.instance.pk or credential_changes.may_move_signing_target(user)
         wants_generated_key = self._find_generated_key(user)
         # Required unless its file is uploaded or a generated key pair is chosen; on edit a
         # blank private key keeps the current one.
@@ -142,6 +153,7 @@ class AuthenticationForm(forms.ModelForm):
             self.fields[text].required = not (has_upload or wants_generated_key or keeps_key)
         if self.instance.pk:
             self.fields["token_url"].initial = self.instance.token_url
+            self.fields["uploaded_on"].initial = upload_day.upload_day_of(self.active_key)
             if self.active_key is not None:
                 self.fields["certificate_id"].initial = self.active_key.certificate_id
                 self.fields["certificate"].initial = self.active_key.certificate_pem
@@ -178,6 +190,8 @@ class AuthenticationForm(forms.ModelForm):
             current = self.initial.get("jwt_algorithm", "")
             self.initial["jwt_algorithm"] = keygen.fitting_algorithm(key_type, curve, current)
             self.initial["signing_key"] = self.generated_key.pk
+            # Its certificate has yet to reach NetSuite: today is the likeliest upload day.
+            self.initial["uploaded_on"] = upload_day.today()
         return True
 
     # --- single fields ------------------------------------------------------
@@ -198,65 +212,31 @@ class AuthenticationForm(forms.ModelForm):
         return name
 
     def clean_certificate_id(self) -> str:
-        value: str = self.cleaned_data["certificate_id"].strip()
-        if not _CERTIFICATE_ID.match(value):
-            raise forms.ValidationError(
-                "A Certificate ID has only letters, digits, - and _ (43 characters as NetSuite shows it)."
-            )
-        return value
+        return field_rules.certificate_id(self.cleaned_data["certificate_id"])
 
     def clean_consumer_key(self) -> str:
-        value: str = self.cleaned_data["consumer_key"].strip()
-        if _UUID.match(value):
-            raise forms.ValidationError(
-                "This looks like the Application ID. Enter the Consumer Key (Client ID) "
-                "of the integration record."
-            )
-        if not _CONSUMER_KEY.match(value):
-            raise forms.ValidationError(
-                "A NetSuite Consumer Key is 64 hexadecimal characters (0-9, a-f), shown once when the "
-                "integration record is saved."
-            )
-        return value
+        return field_rules.consumer_key(self.cleaned_data["consumer_key"])
 
     def clean_scopes(self) -> str:
-        try:
-            return ",".join(netsuite.parse_scopes(self.cleaned_data["scopes"]))
-        except netsuite.ProtocolValueError as error:
-            raise forms.ValidationError(str(error)) from None
+        return field_rules.scopes(self.cleaned_data["scopes"])
 
     def clean_account_id(self) -> str:
-        value: str = self.cleaned_data["account_id"].strip()
-        if value:
-            try:
-                netsuite.account_host(value)
-            except netsuite.ProtocolValueError as error:
-                raise forms.ValidationError(str(error)) from None
-        return value.upper()
+        return field_rules.account_id(self.cleaned_data["account_id"])
 
     def clean_alert_recipients(self) -> str:
-        addresses = [a for a in re.split(r"[\s,;]+", self.cleaned_data["alert_recipients"]) if a]
-        for address in addresses:
-            try:
-                validate_email(address)
-            except forms.ValidationError:
-                raise forms.ValidationError(f"{address} is not an email address.") from None
-        return ", ".join(addresses)
+        return field_rules.alert_recipients(self.cleaned_data["alert_recipients"])
 
     def clean_netsuite_role_id(self) -> str:
-        return self._internal_id("netsuite_role_id", "role")
+        return field_rules.internal_id(self.cleaned_data["netsuite_role_id"], "role")
 
     def clean_netsuite_entity_id(self) -> str:
-        return self._internal_id("netsuite_entity_id", "entity")
+        return field_rules.internal_id(self.cleaned_data["netsuite_entity_id"], "entity")
 
-    def _internal_id(self, name: str, what: str) -> str:
-        value: str = self.cleaned_data[name].strip()
-        if value and not _INTERNAL_ID.match(value):
-            raise forms.ValidationError(
-                f"The {what} ID is NetSuite's internal ID: digits only, as in the Internal ID column "
-                f"of the {what} list."
-            )
-        return value
+    def clean_uploaded_on(self) -> date | None:
+        day = self.cleaned_data.get("uploaded_on")
+        if day is not None and day > upload_day.today():
+            raise forms.ValidationError(upload_day.problem_with(day, None))
+        return day
 
     def clean_private_key(self) -> str:
         return self._pem_text("private_key", "private_key_file", "private key")
@@ -278,6 +258,7 @@ class AuthenticationForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or self.cleaned_data
         self._clean_token_url(cleaned)
+        self._refuse_moved_signing_target(cleaned)
         if self.generated_key_problem:
             self.add_error(None, self.generated_key_problem)
             return cleaned
@@ -294,6 +275,7 @@ class AuthenticationForm(forms.ModelForm):
             except keys.KeyMaterialError as error:
                 self.add_error("jwt_algorithm", str(error))
         facts = self._clean_certificate(cleaned, key)
+        uploaded_at = self._clean_upload_day(cleaned, facts)
         certificate_id = cleaned.get("certificate_id")
         if self.generated_key and self.active_key and certificate_id == self.active_key.certificate_id:
             # A new certificate always gets a new Certificate ID in NetSuite.
@@ -315,8 +297,33 @@ class AuthenticationForm(forms.ModelForm):
                 # A generated key is stored already: its row is attached, not copied.
                 private_key_pem="" if generated else keys.serialize_private_key(key),
                 signing_key_id=generated.pk if generated else None,
+                uploaded_at=uploaded_at,
             )
+        elif facts and cleaned.get("uploaded_on") != upload_day.upload_day_of(self.active_key):
+            # No new key version: a changed upload day corrects the active key's.
+            self.active_key_uploaded_at = uploaded_at
         return cleaned
+
+    def _refuse_moved_signing_target(self, cleaned: dict[str, Any]) -> None:
+        # Also refused by services.authentication_update; here the message lands at the field,
+        # and Retrieve on this form cannot send the stored key's assertion elsewhere either.
+        if self.may_move_key:
+            return
+        for name in credential_changes.SIGNING_TARGET_FIELDS:
+            if name in cleaned and cleaned[name] != self.signing_target[name]:
+                self.add_error(name, credential_changes.refusal_message(name))
+
+    def _clean_upload_day(
+        self, cleaned: dict[str, Any], facts: keys.CertificateFacts | None
+    ) -> datetime | None:
+        day = cleaned.get("uploaded_on")
+        if day is None or facts is None:
+            return None
+        problem = upload_day.problem_with(day, facts.not_before)
+        if problem:
+            self.add_error("uploaded_on", problem)
+            return None
+        return upload_day.uploaded_at(day, facts.not_before)
 
     def _clean_token_url(self, cleaned: dict[str, Any]) -> None:
         url = cleaned.get("token_url", "").strip()

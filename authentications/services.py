@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from enum import Enum
+from typing import Any, Literal
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
@@ -16,8 +17,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from authentications import credential_changes
 from authentications.keys import CertificateFacts
-from authentications.models import AuditEvent, HttpAuthentication, SigningKey
+from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
 
 # Who acts: a signed-in user, or a name for the system ("command line", "scheduler").
 Actor = AbstractBaseUser | AnonymousUser | str | None
@@ -134,6 +136,11 @@ def _attach_generated_key(
     signing_key.authentication = authentication
     signing_key.certificate_id = material.certificate_id
     signing_key.state = state
+    # Generated before it reached NetSuite: the two years count from the upload told now.
+    signing_key.uploaded_at = material.uploaded_at
+    signing_key.effective_expires_at = SigningKey.effective_expiry(
+        signing_key.not_after, signing_key.not_before, material.uploaded_at
+    )
     if state == SigningKey.State.ACTIVE:
         signing_key.activated_at = timezone.now()
     signing_key.full_clean(exclude=["authentication"])
@@ -148,6 +155,14 @@ def _key_details(signing_key: SigningKey) -> dict[str, Any]:
         "key": signing_key.key_description,
         "effective_expires_at": signing_key.effective_expires_at.isoformat(),
     }
+
+
+class _Unchanged(Enum):
+    UNCHANGED = "unchanged"
+
+
+# authentication_update(active_key_uploaded_at=UNCHANGED): the active key's upload day stays.
+UNCHANGED = _Unchanged.UNCHANGED
 
 
 # Path segments under /authentications/ that an identifier must not take.
@@ -194,11 +209,21 @@ def authentication_update(
     actor: Actor,
     values: dict[str, Any],
     key_material: KeyMaterial | None,
+    active_key_uploaded_at: datetime | None | Literal[_Unchanged.UNCHANGED] = UNCHANGED,
     ip_address: str | None = None,
 ) -> HttpAuthentication:
+    """Save an edit. Moving where the stored key signs (or replacing the key) needs the rotate
+    key permission (KeyOperationRefused otherwise, nothing saved); an edit of the credentials
+    a token was issued for drops that token; active_key_uploaded_at corrects the active key's
+    upload day to NetSuite (None: unknown)."""
     # Compare with the stored row, not the caller's instance (a ModelForm edits it in place).
     authentication = HttpAuthentication.objects.select_for_update().get(pk=authentication.pk)
     changed = [name for name in AUTHENTICATION_FIELDS if getattr(authentication, name) != values[name]]
+    key_operation = credential_changes.signing_target_changes(changed)
+    if key_material is not None:
+        key_operation.append("private_key")
+    if key_operation and not credential_changes.may_move_signing_target(actor):
+        raise credential_changes.KeyOperationRefused(key_operation)
     for name in changed:
         setattr(authentication, name, values[name])
     authentication.updated_by = user_of(actor)
@@ -209,6 +234,16 @@ def authentication_update(
     authentication.full_clean()
     authentication.save()
     details: dict[str, Any] = {"changed": changed}
+    if credential_changes.drops_token(changed):
+        # Issued for the old account, consumer key or scopes: no consumer may get it from now
+        # on, and it must never be sent to a host the new URL names.
+        dropped, _ = AccessToken.objects.filter(authentication=authentication).delete()
+        if dropped:
+            details["token_dropped"] = True
+    if key_material is None and active_key_uploaded_at is not UNCHANGED:
+        upload_day = _set_upload_day(authentication, active_key_uploaded_at)
+        if upload_day:
+            details["upload_day"] = upload_day
     if key_material is not None:
         now = timezone.now()
         retired = authentication.signing_keys.filter(state=SigningKey.State.ACTIVE).update(
@@ -225,6 +260,25 @@ def authentication_update(
         details=details,
     )
     return authentication
+
+
+def _set_upload_day(authentication: HttpAuthentication, uploaded_at: datetime | None) -> dict[str, Any]:
+    """Correct the active key's upload day and the expiry counted from it; {} if unchanged."""
+    signing_key = (
+        authentication.signing_keys.select_for_update().filter(state=SigningKey.State.ACTIVE).first()
+    )
+    if signing_key is None or signing_key.uploaded_at == uploaded_at:
+        return {}
+    signing_key.uploaded_at = uploaded_at
+    signing_key.effective_expires_at = SigningKey.effective_expiry(
+        signing_key.not_after, signing_key.not_before, uploaded_at
+    )
+    signing_key.save(update_fields=["uploaded_at", "effective_expires_at"])
+    return {
+        "certificate_id": signing_key.certificate_id,
+        "uploaded_at": uploaded_at.isoformat() if uploaded_at else None,
+        "effective_expires_at": signing_key.effective_expires_at.isoformat(),
+    }
 
 
 @transaction.atomic

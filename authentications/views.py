@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from authentications import netsuite, refresh, retired_keys, rotation, services, tokens
+from authentications import credential_changes, netsuite, refresh, retired_keys, rotation, services, tokens
 from authentications.forms import AuthenticationForm
 from authentications.keypairs import KeyPairForm
 from authentications.models import HttpAuthentication, SigningKey
@@ -112,6 +112,11 @@ def _form_page(request: HttpRequest, authentication: HttpAuthentication) -> Http
         return _save_with_new_key(request, form, authentication)
     try:
         authentication = _save(request, form, authentication)
+    except credential_changes.KeyOperationRefused as refused:
+        # The form refuses this first; the service has the last word (see credential_changes).
+        for name, message in refused.field_messages().items():
+            form.add_error(name if name in form.fields else None, message)
+        return _render_form(request, form, authentication)
     except ValidationError as error:
         # Lost a race the form could not see (a generated key pair taken meanwhile).
         form.add_error(None, error.messages)
@@ -178,6 +183,7 @@ def _save(
         actor=request.user,
         values=form.authentication_values(),
         key_material=form.key_material,
+        active_key_uploaded_at=form.active_key_uploaded_at,
         ip_address=client_ip(request),
     )
     messages.success(request, f"Saved the changes to {authentication.name}.")
@@ -225,8 +231,10 @@ def _retrieve_with_form(form: AuthenticationForm) -> RetrieveOutcome:
         return RetrieveOutcome(ok=False, message="Fix these fields first:", field_errors=errors)
     try:
         response = tokens.token_probe(credentials=form.credentials())
-    except netsuite.TokenRequestError as error:
-        return RetrieveOutcome(ok=False, message=error.message)
+    except Exception as error:
+        # Whatever went wrong (NetSuite, a stored key that no longer decrypts) is shown, never a 500.
+        failure = tokens.failure_for(error, what="while trying the credentials on the form")
+        return RetrieveOutcome(ok=False, message=failure.message)
     return RetrieveOutcome(ok=True, expires_at=response.expires_at(timezone.now()))
 
 
@@ -281,6 +289,9 @@ def test_request(request: HttpRequest, identifier: str) -> HttpResponse:
         )
     except (netsuite.TokenRequestError, netsuite.ProtocolValueError) as error:
         context["test_error"] = str(error)
+    except Exception as error:
+        # Shown, never a 500 page (whose debug version would show the bearer token).
+        context["test_error"] = tokens.failure_for(error, what="while sending the test request").message
     if is_htmx(request):
         return render(request, "authentications/_test_request_result.html", context)
     return _render_detail(request, authentication, **context)

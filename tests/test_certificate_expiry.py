@@ -240,6 +240,7 @@ def test_a_certificate_over_730_days_expires_at_netsuites_cut(
     (message,) = mail.outbox
     assert f"({signing_key.effective_expires_at:%Y-%m-%d})" in message.subject
     assert "NetSuite's two-year cut" in message.body
+    assert f"counted from the certificate's notBefore, {signing_key.not_before:%Y-%m-%d}" in message.body
     assert f"own end date ({signing_key.not_after:%Y-%m-%d})" in message.body
 
 

@@ -1,0 +1,78 @@
+"""What NetSuite's single values look like: one check per value of the HTTP Authentication
+form, each raising a ValidationError whose message names the fix."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.core.validators import validate_email
+
+from authentications import netsuite
+
+_CERTIFICATE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+_CONSUMER_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
+_INTERNAL_ID = re.compile(r"^[0-9]+$")
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def certificate_id(value: str) -> str:
+    value = value.strip()
+    if not _CERTIFICATE_ID.match(value):
+        raise forms.ValidationError(
+            "A Certificate ID has only letters, digits, - and _ (43 characters as NetSuite shows it)."
+        )
+    return value
+
+
+def consumer_key(value: str) -> str:
+    value = value.strip()
+    if _UUID.match(value):
+        raise forms.ValidationError(
+            "This looks like the Application ID. Enter the Consumer Key (Client ID) of the "
+            "integration record."
+        )
+    if not _CONSUMER_KEY.match(value):
+        raise forms.ValidationError(
+            "A NetSuite Consumer Key is 64 hexadecimal characters (0-9, a-f), shown once when the "
+            "integration record is saved."
+        )
+    return value
+
+
+def scopes(value: str) -> str:
+    try:
+        return ",".join(netsuite.parse_scopes(value))
+    except netsuite.ProtocolValueError as error:
+        raise forms.ValidationError(str(error)) from None
+
+
+def account_id(value: str) -> str:
+    value = value.strip()
+    if value:
+        try:
+            netsuite.account_host(value)
+        except netsuite.ProtocolValueError as error:
+            raise forms.ValidationError(str(error)) from None
+    return value.upper()
+
+
+def alert_recipients(value: str) -> str:
+    addresses = [a for a in re.split(r"[\s,;]+", value) if a]
+    for address in addresses:
+        try:
+            validate_email(address)
+        except forms.ValidationError:
+            raise forms.ValidationError(f"{address} is not an email address.") from None
+    return ", ".join(addresses)
+
+
+def internal_id(value: str, what: str) -> str:
+    """A role or entity ID as NetSuite's lists show it ("role", "entity")."""
+    value = value.strip()
+    if value and not _INTERNAL_ID.match(value):
+        raise forms.ValidationError(
+            f"The {what} ID is NetSuite's internal ID: digits only, as in the Internal ID column "
+            f"of the {what} list."
+        )
+    return value
