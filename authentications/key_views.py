@@ -84,7 +84,12 @@ def key_pair_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "authentications/key_pair_detail.html",
-        {"signing_key": signing_key, "target": target if signing_key.authentication is None else None},
+        {
+            "signing_key": signing_key,
+            "target": target if signing_key.authentication is None else None,
+            # An unused key pair is deleted after these days (keypairs.key_pairs_delete_unused).
+            "deleted_after": signing_key.created_at + keypairs.unused_key_pair_age(),
+        },
     )
 
 

@@ -1,14 +1,18 @@
 """Key pairs generated in nsconnect: the form that asks for one, the service that makes it,
-and who may see or use it before an authentication does.
+who may see or use it before an authentication does, and the daily deletion of those that
+no authentication took.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 from django import forms
+from django.conf import settings
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
@@ -133,3 +137,48 @@ def certificate_file_stem(signing_key: SigningKey) -> str:
     names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     common_name = str(names[0].value) if names else ""
     return slugify(common_name) or "certificate"
+
+
+def unused_key_pair_age() -> timedelta:
+    # Read when used, so override_settings works.
+    return timedelta(days=settings.NSCONNECT_UNUSED_KEY_PAIR_DAYS)
+
+
+def key_pairs_delete_unused(*, actor: Actor = "scheduler", now: datetime | None = None) -> list[int]:
+    """Delete the key pairs generated longer than NSCONNECT_UNUSED_KEY_PAIR_DAYS ago that no
+    authentication took: nobody uses their private keys, so nsconnect keeps none.
+
+    Safe to run twice and in parallel, and alongside a form taking a key pair: each pair is
+    deleted by a conditional delete that re-checks it is still unattached and pending.
+    Returns the ids of the key pairs deleted by this run.
+    """
+    now = now or timezone.now()
+    conditions = {
+        "authentication__isnull": True,
+        "state": SigningKey.State.PENDING,
+        "created_at__lte": now - unused_key_pair_age(),
+    }
+    deleted = []
+    for signing_key in (
+        SigningKey.objects.filter(**conditions).select_related("created_by").defer("private_key")
+    ):
+        with transaction.atomic():
+            _, by_model = SigningKey.objects.filter(pk=signing_key.pk, **conditions).delete()
+            if not by_model.get(SigningKey._meta.label):
+                continue  # taken by an authentication, or deleted by another run, meanwhile
+            audit(
+                action=AuditEvent.Action.KEY_PAIR_DELETED,
+                authentication=None,
+                actor=actor,
+                details={
+                    "signing_key_id": signing_key.pk,
+                    "fingerprint_sha256": signing_key.fingerprint_sha256,
+                    "key": signing_key.key_description,
+                    "created_at": signing_key.created_at.isoformat(),
+                    "created_by": signing_key.created_by.get_username() if signing_key.created_by else None,
+                },
+            )
+        # Loaded only if a form retrieved a token with it; this process's copy goes too.
+        keys.forget_loaded_key((signing_key.pk, signing_key.fingerprint_sha256))
+        deleted.append(signing_key.pk)
+    return deleted

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
+from django.utils import timezone
 
-from authentications import refresh
+from authentications import refresh, rotation
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
 from authentications.netsuite import TokenRequestError
 from authentications.netsuite_certificates import (
@@ -63,6 +64,8 @@ def revoke_problem(authentication: HttpAuthentication, signing_key: SigningKey |
     active = authentication.active_key()
     if not signing_key.certificate_id or (active and active.certificate_id == signing_key.certificate_id):
         return "This key has no Certificate ID of its own to revoke."
+    if signing_key.revoked_at is not None:
+        return f"This key's certificate was already revoked in NetSuite on {signing_key.revoked_at:%Y-%m-%d}."
     return ""
 
 
@@ -75,8 +78,9 @@ def netsuite_certificate_upload(
 ) -> UploadResult:
     """Upload the pending key's certificate with a token from the active key.
 
-    A Certificate ID read from the answer is written on the pending key, which the
-    wizard then verifies like one entered by hand.
+    NetSuite's two years count from now, unless an upload day is already known. A
+    Certificate ID read from the answer is written on the pending key (audited like one
+    entered by hand), which the wizard then verifies.
     """
     problem = upload_problem(authentication, signing_key)
     if problem:
@@ -104,19 +108,28 @@ def netsuite_certificate_upload(
             details={**details, "ok": False, "error": error.message},
         )
         raise
-    stored = bool(answer.certificate_id) and _store_certificate_id(signing_key, answer.certificate_id)
-    details |= _answer_details(answer) | {
-        "certificate_id": answer.certificate_id,
-        "certificate_id_key": answer.certificate_id_key,
-        "certificate_id_stored": stored,
-    }
-    audit(
-        action=AuditEvent.Action.NETSUITE_CERTIFICATE_UPLOADED,
-        authentication=authentication,
-        actor=actor,
-        ip_address=ip_address,
-        details=details,
-    )
+    # A 2xx page that is not JSON may be a maintenance page: no upload day from it.
+    accepted = answer.ok and answer.payload is not None
+    with transaction.atomic():
+        upload_recorded = accepted and rotation.key_record_upload(
+            signing_key=signing_key, uploaded_at=timezone.now()
+        )
+        stored = bool(answer.certificate_id) and _store_certificate_id(
+            authentication, signing_key, answer.certificate_id, actor, ip_address
+        )
+        details |= _answer_details(answer) | {
+            "certificate_id": answer.certificate_id,
+            "certificate_id_key": answer.certificate_id_key,
+            "certificate_id_stored": stored,
+            "upload_day_recorded": upload_recorded,
+        }
+        audit(
+            action=AuditEvent.Action.NETSUITE_CERTIFICATE_UPLOADED,
+            authentication=authentication,
+            actor=actor,
+            ip_address=ip_address,
+            details=details,
+        )
     return UploadResult(answer=answer, stored=stored)
 
 
@@ -127,7 +140,10 @@ def netsuite_certificate_revoke(
     actor: Actor,
     ip_address: str | None = None,
 ) -> CertificateAnswer:
-    """Revoke a retired key's certificate in NetSuite; rolling back to that key is then impossible."""
+    """Revoke a retired key's certificate in NetSuite; rolling back to that key is then impossible.
+
+    When NetSuite says it did, the revocation is recorded on the key, so rollback is no longer offered.
+    """
     problem = revoke_problem(authentication, signing_key)
     if problem:
         raise CertificateActionRefused(problem)
@@ -152,13 +168,22 @@ def netsuite_certificate_revoke(
         )
         raise
     details |= _answer_details(answer)
-    audit(
-        action=AuditEvent.Action.NETSUITE_CERTIFICATE_REVOKED,
-        authentication=authentication,
-        actor=actor,
-        ip_address=ip_address,
-        details=details,
-    )
+    with transaction.atomic():
+        if answer.ok:
+            # Whatever state the key is in now (a rollback may have raced the request): NetSuite
+            # refuses it from here on. The first revocation's time stays.
+            details["revoked_recorded"] = bool(
+                SigningKey.objects.filter(pk=signing_key.pk, revoked_at__isnull=True).update(
+                    revoked_at=timezone.now()
+                )
+            )
+        audit(
+            action=AuditEvent.Action.NETSUITE_CERTIFICATE_REVOKED,
+            authentication=authentication,
+            actor=actor,
+            ip_address=ip_address,
+            details=details,
+        )
     return answer
 
 
@@ -175,21 +200,26 @@ def _bearer_token(authentication: HttpAuthentication, actor: Actor, ip_address: 
     return token.value
 
 
-@transaction.atomic
-def _store_certificate_id(signing_key: SigningKey, certificate_id: str) -> bool:
-    # Locked and re-read: the key may have been abandoned or activated meanwhile.
-    current = (
-        SigningKey.objects.select_for_update()
-        .filter(pk=signing_key.pk, state=SigningKey.State.PENDING)
-        .first()
-    )
-    if current is None or current.certificate_id == certificate_id:
+def _store_certificate_id(
+    authentication: HttpAuthentication,
+    signing_key: SigningKey,
+    certificate_id: str,
+    actor: Actor,
+    ip_address: str | None,
+) -> bool:
+    # The wizard's own step: the key is locked and re-read there (it may have been abandoned or
+    # activated meanwhile), a new ID needs a new verify, and the change is audited.
+    try:
+        stored = rotation.key_set_certificate_id(
+            authentication=authentication,
+            signing_key_id=signing_key.pk,
+            certificate_id=certificate_id,
+            actor=actor,
+            ip_address=ip_address,
+        )
+    except rotation.RotationError:
         return False
-    current.certificate_id = certificate_id
-    # A verify proved the old ID; the new one must be proven again before activation.
-    current.verified_at = None
-    current.save(update_fields=["certificate_id", "verified_at"])
-    signing_key.certificate_id, signing_key.verified_at = certificate_id, None
+    signing_key.certificate_id, signing_key.verified_at = stored.certificate_id, stored.verified_at
     return True
 
 

@@ -1,5 +1,10 @@
 """Retired signing keys: rolling back to the previous one within the retention, and
-wiping their private keys after it (the rows stay, for the key history)."""
+wiping their private keys after it (the rows stay, for the key history).
+
+A rollback and the daily wipe may run at the same moment: each changes a key only by a
+conditional update from the state it expects, so a key is either re-activated with its
+private key or wiped while retired, never both.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ from django.utils import timezone
 
 from authentications.keys import forget_loaded_key
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
-from authentications.rotation import RotationError, _details, _locked, _probe, _swap
+from authentications.rotation import RotationError, key_details, key_probe, locked, swap_active_key
 from authentications.services import Actor, audit
 
 
@@ -20,18 +25,26 @@ def retention() -> timedelta:
     return timedelta(days=settings.NSCONNECT_RETIRED_KEY_RETENTION_DAYS)
 
 
-def rollback_candidate(authentication: HttpAuthentication, now: datetime | None = None) -> SigningKey | None:
-    """The previous key, if it can still be reactivated: the most recently retired one,
-    inside the retention, not wiped, certificate in date. Never an older one."""
-    now = now or timezone.now()
-    previous = (
+def previous_key(authentication: HttpAuthentication) -> SigningKey | None:
+    """The most recently retired key, whatever became of it since."""
+    return (
         authentication.signing_keys.filter(state=SigningKey.State.RETIRED, retired_at__isnull=False)
         .order_by("-retired_at", "-pk")
         .first()
     )
+
+
+def rollback_candidate(authentication: HttpAuthentication, now: datetime | None = None) -> SigningKey | None:
+    """The previous key, if it can still be reactivated: the most recently retired one,
+    inside the retention, not wiped, not revoked in NetSuite, certificate in date. Never an
+    older one."""
+    now = now or timezone.now()
+    previous = previous_key(authentication)
     if (
         previous is None
         or previous.wiped_at is not None
+        # NetSuite refuses a revoked certificate (invalid_client): no use asking it.
+        or previous.revoked_at is not None
         or not previous.private_key
         or previous.retired_at is None
         or previous.retired_at <= now - retention()
@@ -49,21 +62,23 @@ def key_rollback(
     if previous is None:
         raise RotationError(
             "There is no previous key to roll back to: none was retired within the retention, "
-            "or its private key was wiped or its certificate expired."
+            "or its private key was wiped, its certificate revoked in NetSuite, or expired."
         )
-    _probe(authentication, previous, actor, ip_address, "rollback")
+    key_probe(authentication, previous, actor, ip_address, "rollback")
     with transaction.atomic():
-        authentication = _locked(authentication)
+        authentication = locked(authentication)
         if rollback_candidate(authentication) != previous:
             raise RotationError("The keys changed meanwhile: look at the key history and try again.")
         previous.verified_at = timezone.now()
-        old = _swap(authentication, previous, actor, timezone.now())
+        # Re-activates only if the key is still retired, unwiped and unrevoked at this very
+        # moment (the wipe does not take the authentication's lock): else nothing changes.
+        old = swap_active_key(authentication, previous, actor, timezone.now())
         audit(
             action=AuditEvent.Action.KEY_ROLLED_BACK,
             authentication=authentication,
             actor=actor,
             ip_address=ip_address,
-            details={**_details(previous), "previous_certificate_id": old.certificate_id if old else None},
+            details={**key_details(previous), "previous_certificate_id": old.certificate_id if old else None},
         )
     return previous
 
@@ -75,15 +90,20 @@ def keys_wipe_retired(*, actor: Actor = "scheduler", now: datetime | None = None
     Returns the ids of the keys wiped by this run.
     """
     now = now or timezone.now()
-    due = SigningKey.objects.filter(
-        state=SigningKey.State.RETIRED, wiped_at__isnull=True, retired_at__lte=now - retention()
-    ).select_related("authentication")
+    # Each condition is checked again by the claim: a key rolled back (active again) or
+    # retired anew since this list was read is not wiped.
+    conditions = {
+        "state": SigningKey.State.RETIRED,
+        "wiped_at__isnull": True,
+        "retired_at__lte": now - retention(),
+    }
+    due = SigningKey.objects.filter(**conditions).select_related("authentication")
     wiped = []
     for signing_key in due.defer("private_key"):
         with transaction.atomic():
-            claimed = SigningKey.objects.filter(
-                pk=signing_key.pk, state=SigningKey.State.RETIRED, wiped_at__isnull=True
-            ).update(private_key="", wiped_at=now)
+            claimed = SigningKey.objects.filter(pk=signing_key.pk, **conditions).update(
+                private_key="", wiped_at=now
+            )
             if not claimed:
                 continue  # another run got there first
             audit(
@@ -91,7 +111,7 @@ def keys_wipe_retired(*, actor: Actor = "scheduler", now: datetime | None = None
                 authentication=signing_key.authentication,
                 actor=actor,
                 details={
-                    **_details(signing_key),
+                    **key_details(signing_key),
                     "retired_at": signing_key.retired_at.isoformat() if signing_key.retired_at else None,
                 },
             )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any
+from enum import Enum
+from typing import Any, Literal
 
 from django.db import transaction
 from django.utils import timezone
@@ -23,11 +24,20 @@ class RotationError(Exception):
     """A rotation step refused; the message says why, for the administrator."""
 
 
+class _Keep(Enum):
+    KEEP = "keep"
+
+
+# key_set_certificate_id(uploaded_at=KEEP): the pending key's upload day stays as it is.
+KEEP = _Keep.KEEP
+
+
 def pending_key(authentication: HttpAuthentication) -> SigningKey | None:
     return authentication.signing_keys.filter(state=SigningKey.State.PENDING).first()
 
 
-def _details(signing_key: SigningKey) -> dict[str, Any]:
+def key_details(signing_key: SigningKey) -> dict[str, Any]:
+    """What the audit trail says about a key: never its private key."""
     return {
         "signing_key_id": signing_key.pk,
         "certificate_id": signing_key.certificate_id,
@@ -36,7 +46,8 @@ def _details(signing_key: SigningKey) -> dict[str, Any]:
     }
 
 
-def _locked(authentication: HttpAuthentication) -> HttpAuthentication:
+def locked(authentication: HttpAuthentication) -> HttpAuthentication:
+    """The authentication re-read with its row locked, inside the caller's transaction."""
     # Every swap locks the authentication's row first, so two swaps run one after the other.
     return HttpAuthentication.objects.select_for_update().get(pk=authentication.pk)
 
@@ -59,7 +70,7 @@ def key_add_pending(
     ip_address: str | None = None,
 ) -> SigningKey:
     """Store a checked key (pasted, uploaded or generated) as the pending key of an authentication."""
-    authentication = _locked(authentication)
+    authentication = locked(authentication)
     _refuse_second_pending(authentication)
     signing_key = services._add_signing_key(
         authentication, key_material, actor, state=SigningKey.State.PENDING
@@ -69,7 +80,7 @@ def key_add_pending(
         authentication=authentication,
         actor=actor,
         ip_address=ip_address,
-        details=_details(signing_key),
+        details=key_details(signing_key),
     )
     return signing_key
 
@@ -113,7 +124,7 @@ def key_generate_pending(
     ip_address: str | None = None,
 ) -> SigningKey:
     """Generate a key pair in nsconnect as the pending key; its Certificate ID comes later."""
-    authentication = _locked(authentication)
+    authentication = locked(authentication)
     _refuse_second_pending(authentication)
     signing_key = keypairs.key_pair_generate(
         actor=actor, kind=kind, days=days, common_name=common_name, ip_address=ip_address
@@ -125,7 +136,7 @@ def key_generate_pending(
         authentication=authentication,
         actor=actor,
         ip_address=ip_address,
-        details=_details(signing_key),
+        details=key_details(signing_key),
     )
     return signing_key
 
@@ -142,9 +153,16 @@ def _pending(authentication: HttpAuthentication, signing_key_id: int, *, lock: b
 
 @transaction.atomic
 def key_set_certificate_id(
-    *, authentication: HttpAuthentication, signing_key_id: int, certificate_id: str
+    *,
+    authentication: HttpAuthentication,
+    signing_key_id: int,
+    certificate_id: str,
+    actor: Actor,
+    ip_address: str | None = None,
+    uploaded_at: datetime | None | Literal[_Keep.KEEP] = KEEP,
 ) -> SigningKey:
-    """Record the Certificate ID NetSuite gave the pending key's certificate; a change needs a new verify."""
+    """Record the Certificate ID NetSuite gave the pending key's certificate, and when it was
+    uploaded there (None: unknown; KEEP: as it is). A new ID needs a new verify; the change is audited."""
     signing_key = _pending(authentication, signing_key_id, lock=True)
     active = authentication.active_key()
     if active is not None and active.certificate_id == certificate_id:
@@ -152,11 +170,56 @@ def key_set_certificate_id(
             "This is the current key's Certificate ID. Upload the new certificate in NetSuite and "
             "enter the Certificate ID it shows."
         )
-    if signing_key.certificate_id != certificate_id:
+    if isinstance(uploaded_at, datetime) and uploaded_at > timezone.now():
+        raise RotationError("The day the certificate was uploaded to NetSuite cannot be in the future.")
+    old_certificate_id = signing_key.certificate_id
+    if uploaded_at is _Keep.KEEP and not old_certificate_id and signing_key.uploaded_at is None:
+        # A key generated here gets its first Certificate ID once its certificate is in NetSuite:
+        # uploaded about now, when nobody said otherwise.
+        uploaded_at = timezone.now()
+    changed: list[str] = []
+    if old_certificate_id != certificate_id:
         signing_key.certificate_id = certificate_id
         signing_key.verified_at = None
-        signing_key.save(update_fields=["certificate_id", "verified_at"])
+        changed += ["certificate_id", "verified_at"]
+    if uploaded_at is not _Keep.KEEP and uploaded_at != signing_key.uploaded_at:
+        signing_key.uploaded_at = uploaded_at
+        signing_key.effective_expires_at = SigningKey.effective_expiry(
+            signing_key.not_after, signing_key.not_before, uploaded_at
+        )
+        changed += ["uploaded_at", "effective_expires_at"]
+    if not changed:
+        return signing_key
+    signing_key.save(update_fields=changed)
+    audit(
+        action=AuditEvent.Action.KEY_CERTIFICATE_ID_SET,
+        authentication=authentication,
+        actor=actor,
+        ip_address=ip_address,
+        details={
+            "signing_key_id": signing_key.pk,
+            "old_certificate_id": old_certificate_id,
+            "certificate_id": certificate_id,
+            "fingerprint_sha256": signing_key.fingerprint_sha256,
+            "uploaded_at": signing_key.uploaded_at.isoformat() if signing_key.uploaded_at else None,
+            "effective_expires_at": signing_key.effective_expires_at.isoformat(),
+        },
+    )
     return signing_key
+
+
+def key_record_upload(*, signing_key: SigningKey, uploaded_at: datetime) -> bool:
+    """Note that NetSuite took the pending key's certificate at uploaded_at, unless an upload day
+    is already known; NetSuite's two years then count from it. True when it was recorded."""
+    recorded = SigningKey.objects.filter(
+        pk=signing_key.pk, state=SigningKey.State.PENDING, uploaded_at__isnull=True
+    ).update(
+        uploaded_at=uploaded_at,
+        effective_expires_at=SigningKey.effective_expiry(
+            signing_key.not_after, signing_key.not_before, uploaded_at
+        ),
+    )
+    return bool(recorded)
 
 
 def _credentials(authentication: HttpAuthentication, signing_key: SigningKey) -> netsuite.Credentials:
@@ -168,7 +231,7 @@ def _credentials(authentication: HttpAuthentication, signing_key: SigningKey) ->
     return dataclasses.replace(credentials, algorithm=algorithm)
 
 
-def _probe(
+def key_probe(
     authentication: HttpAuthentication,
     signing_key: SigningKey,
     actor: Actor,
@@ -185,7 +248,7 @@ def _probe(
             actor=actor,
             ip_address=ip_address,
             details={
-                **_details(signing_key),
+                **key_details(signing_key),
                 "purpose": purpose,
                 "kind": error.kind,
                 "status": error.status,
@@ -205,7 +268,7 @@ def key_verify(
         raise RotationError("Enter the Certificate ID NetSuite gave the new certificate first.")
     verified = (signing_key.certificate_id, signing_key.fingerprint_sha256)
     # No transaction around the HTTP request: it holds no lock while NetSuite answers.
-    _probe(authentication, signing_key, actor, ip_address, "rotation")
+    key_probe(authentication, signing_key, actor, ip_address, "rotation")
     with transaction.atomic():
         signing_key = _pending(authentication, signing_key_id, lock=True)
         if (signing_key.certificate_id, signing_key.fingerprint_sha256) != verified:
@@ -217,27 +280,54 @@ def key_verify(
             authentication=authentication,
             actor=actor,
             ip_address=ip_address,
-            details=_details(signing_key),
+            details=key_details(signing_key),
         )
     return signing_key
 
 
-def _swap(
+def swap_active_key(
     authentication: HttpAuthentication, new: SigningKey, actor: Actor, now: datetime
 ) -> SigningKey | None:
-    """Retire the active key and activate `new` (inside the caller's transaction)."""
+    """Retire the active key and activate `new` (a pending key, or the previous key on rollback)
+    inside the caller's transaction, which a RotationError rolls back.
+
+    Conditional updates, never save(): the daily wipe or a revocation may have changed `new`
+    since it was read, and an active key without its private key would stop every token.
+    """
     old = authentication.signing_keys.select_for_update().filter(state=SigningKey.State.ACTIVE).first()
     if old is not None:
         # Retired first: the database allows one active key per authentication.
-        old.state = SigningKey.State.RETIRED
-        old.retired_at, old.retired_by = now, user_of(actor)
-        old.save(update_fields=["state", "retired_at", "retired_by"])
+        SigningKey.objects.filter(pk=old.pk, state=SigningKey.State.ACTIVE).update(
+            state=SigningKey.State.RETIRED, retired_at=now, retired_by=user_of(actor)
+        )
+        old.state, old.retired_at, old.retired_by = SigningKey.State.RETIRED, now, user_of(actor)
+    # Only from the state it was read in, still holding its private key, not wiped or revoked.
+    activated = (
+        SigningKey.objects.filter(
+            pk=new.pk,
+            authentication=authentication,
+            state=new.state,
+            wiped_at__isnull=True,
+            revoked_at__isnull=True,
+        )
+        .exclude(private_key="")
+        .update(
+            state=SigningKey.State.ACTIVE,
+            activated_at=now,
+            activated_by=user_of(actor),
+            retired_at=None,
+            retired_by=None,
+            verified_at=new.verified_at,
+        )
+    )
+    if not activated:
+        raise RotationError(
+            "The key was wiped, revoked or changed meanwhile, so it was not activated: the active key "
+            "stays as it was. Look at the key history."
+        )
     new.state = SigningKey.State.ACTIVE
     new.activated_at, new.activated_by = now, user_of(actor)
     new.retired_at = new.retired_by = None
-    new.save(
-        update_fields=["state", "activated_at", "activated_by", "retired_at", "retired_by", "verified_at"]
-    )
     authentication.jwt_algorithm = keygen.fitting_algorithm(
         new.key_type, new.curve, authentication.jwt_algorithm
     )
@@ -263,7 +353,7 @@ def key_activate(
     certificate_id and fingerprint_sha256 are what the administrator saw verified: a key
     changed since then is refused.
     """
-    authentication = _locked(authentication)
+    authentication = locked(authentication)
     signing_key = _pending(authentication, signing_key_id, lock=True)
     if signing_key.verified_at is None:
         raise RotationError(
@@ -271,13 +361,13 @@ def key_activate(
         )
     if (signing_key.certificate_id, signing_key.fingerprint_sha256) != (certificate_id, fingerprint_sha256):
         raise RotationError("The pending key changed since it was verified: verify it again.")
-    old = _swap(authentication, signing_key, actor, timezone.now())
+    old = swap_active_key(authentication, signing_key, actor, timezone.now())
     audit(
         action=AuditEvent.Action.KEY_ACTIVATED,
         authentication=authentication,
         actor=actor,
         ip_address=ip_address,
-        details={**_details(signing_key), "previous_certificate_id": old.certificate_id if old else None},
+        details={**key_details(signing_key), "previous_certificate_id": old.certificate_id if old else None},
     )
     return signing_key
 
@@ -287,7 +377,7 @@ def key_abandon(
     *, authentication: HttpAuthentication, signing_key_id: int, actor: Actor, ip_address: str | None = None
 ) -> None:
     signing_key = _pending(authentication, signing_key_id, lock=True)
-    details = _details(signing_key)
+    details = key_details(signing_key)
     signing_key.delete()
     audit(
         action=AuditEvent.Action.KEY_ABANDONED,

@@ -6,6 +6,9 @@ which shows the step the rotation is at, so a rotation left half way resumes the
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
@@ -13,20 +16,52 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from authentications import retired_keys, rotation
+from authentications import retired_keys, rotation, upload_day
 from authentications.forms import AuthenticationForm
 from authentications.keypairs import KeyPairForm
-from authentications.models import HttpAuthentication
+from authentications.models import HttpAuthentication, SigningKey
 from authentications.web import client_ip
 
 rotate_permission = permission_required("authentications.rotate_key", raise_exception=True)
 
 
 class CertificateIdForm(forms.Form):
-    # The same field and check as on the authentication form.
+    """Step 2: the Certificate ID NetSuite gave the pending key's certificate, and the day it was
+    uploaded there (NetSuite's two years count from it)."""
+
+    # The same fields and checks as on the authentication form.
     certificate_id = AuthenticationForm.base_fields["certificate_id"]
+    uploaded_on = upload_day.upload_day_field()
 
     clean_certificate_id = AuthenticationForm.clean_certificate_id
+
+    def __init__(self, *args: Any, pending: SigningKey | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending = pending
+
+    def clean_uploaded_on(self) -> date | None:
+        day: date | None = self.cleaned_data["uploaded_on"]
+        if day is not None:
+            problem = upload_day.problem_with(day, self.pending.not_before if self.pending else None)
+            if problem:
+                raise forms.ValidationError(problem)
+        return day
+
+    def uploaded_at(self) -> datetime | None:
+        """The upload day as the service takes it: None when left empty (unknown)."""
+        day: date | None = self.cleaned_data["uploaded_on"]
+        if day is None or self.pending is None:
+            return None
+        return upload_day.uploaded_at(day, self.pending.not_before)
+
+
+def _initial_upload_day(pending: SigningKey | None) -> date | None:
+    # A key generated here has no Certificate ID until its certificate is uploaded to NetSuite,
+    # which happens as the administrator fills in this step: today, unless they say otherwise.
+    known = upload_day.upload_day_of(pending)
+    if known is None and pending is not None and not pending.certificate_id:
+        return upload_day.today()
+    return known
 
 
 def _get(identifier: str) -> HttpAuthentication:
@@ -59,7 +94,11 @@ def _page(
         step = 2
     else:
         step = 4 if pending.verified_at else 3
-    initial = {"certificate_id": pending.certificate_id if pending else ""}
+    initial = {
+        "certificate_id": pending.certificate_id if pending else "",
+        "uploaded_on": _initial_upload_day(pending),
+    }
+    previous = retired_keys.previous_key(authentication)
     return render(
         request,
         "authentications/rotate.html",
@@ -69,8 +108,10 @@ def _page(
             "pending_key": pending,
             "step": step,
             "key_pair_form": key_pair_form or KeyPairForm(initial={"common_name": authentication.name}),
-            "certificate_id_form": certificate_id_form or CertificateIdForm(initial=initial),
+            "certificate_id_form": certificate_id_form or CertificateIdForm(initial=initial, pending=pending),
             "rollback_key": retired_keys.rollback_candidate(authentication),
+            # Said on the page, so nobody wonders where the rollback went.
+            "revoked_key": previous if previous is not None and previous.revoked_at else None,
             "retention_days": retired_keys.retention().days,
         },
         status=status,
@@ -108,14 +149,20 @@ def rotate_generate(request: HttpRequest, identifier: str) -> HttpResponse:
 @rotate_permission
 def rotate_certificate_id(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication = _get(identifier)
-    form = CertificateIdForm(request.POST)
+    signing_key_id = _signing_key_id(request)
+    pending = authentication.signing_keys.filter(pk=signing_key_id, state=SigningKey.State.PENDING).first()
+    form = CertificateIdForm(request.POST, pending=pending)
     if not form.is_valid():
         return _page(request, authentication, certificate_id_form=form, status=422)
     try:
         rotation.key_set_certificate_id(
             authentication=authentication,
-            signing_key_id=_signing_key_id(request),
+            signing_key_id=signing_key_id,
             certificate_id=form.cleaned_data["certificate_id"],
+            actor=request.user,
+            ip_address=client_ip(request),
+            # Without the date field (an older page), the service's own rule applies.
+            uploaded_at=form.uploaded_at() if "uploaded_on" in request.POST else rotation.KEEP,
         )
     except rotation.RotationError as error:
         form.add_error("certificate_id", str(error))

@@ -41,3 +41,9 @@ def test_the_app_reads_the_schedule_and_speaks_only_json():
     assert app.conf.result_serializer == "json"
     assert app.conf.accept_content == ["json"]
     assert app.conf.task_acks_late is True
+
+
+def test_unused_key_pairs_are_deleted_daily():
+    entry = SCHEDULE["delete-unused-key-pairs"]
+    assert entry["task"] == "authentications.tasks.delete_unused_key_pairs"
+    assert seconds(entry["schedule"]) == 24 * 60 * 60

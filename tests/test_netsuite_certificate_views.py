@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
-from authentications.models import AccessToken, AuditEvent, HttpAuthentication
+from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
 from tests.conftest import put_in_role
 from tests.test_netsuite_certificates import activate, add_pending_key, certificate_requests
 
@@ -94,3 +96,123 @@ def test_after_activation_the_old_certificate_can_be_revoked(karen_client, authe
     assert "HTTP 200" in page and "REVOKED" in page
     assert certificate_requests(fake_netsuite)[-1].path.endswith(f"/{old.certificate_id}/revoke")
     assert "Revoked in NetSuite on" in wizard(karen_client, authentication)
+
+
+def rollback(client: Any, authentication: HttpAuthentication) -> str:
+    url = f"/authentications/{authentication.identifier}/rotate/rollback/"
+    return client.post(url, follow=True).content.decode()
+
+
+def test_a_certificate_revoked_here_is_no_longer_offered_for_rollback(
+    karen_client, authentication, fake_netsuite
+):
+    """GIVEN a rotation whose old certificate karen revoked in NetSuite through nsconnect
+    WHEN she opens the wizard and the detail page, and posts a rollback anyway
+    THEN neither page offers rollback, the wizard says when it was revoked, and the rollback is
+    refused without asking NetSuite (which would answer invalid_client)."""
+    pending = add_pending_key(authentication)
+    post(karen_client, authentication, "upload", pending)
+    pending.refresh_from_db()
+    old = activate(authentication, pending)
+    assert f"Roll back to {old.certificate_id}" in wizard(karen_client, authentication)
+
+    post(karen_client, authentication, "revoke", old)
+
+    old.refresh_from_db()
+    assert old.revoked_at is not None
+    page = wizard(karen_client, authentication)
+    assert "Roll back to" not in page and "Revoked in NetSuite on" in page
+    assert "Revoke old certificate in NetSuite</button>" not in page
+    detail = karen_client.get(f"/authentications/{authentication.identifier}/").content.decode()
+    assert "Roll back to" not in detail
+    asked = len(fake_netsuite.requests)
+    assert "no previous key to roll back to" in rollback(karen_client, authentication)
+    assert len(fake_netsuite.requests) == asked
+    assert authentication.active_key() == pending
+    assert not AuditEvent.objects.filter(action__in=["key.rolled_back", "key.verify_failed"]).exists()
+
+
+def test_a_certificate_already_revoked_is_not_revoked_again(karen_client, authentication, fake_netsuite):
+    """GIVEN an old certificate revoked through nsconnect
+    WHEN karen posts Revoke for it again
+    THEN she is told it was already revoked and NetSuite is not asked."""
+    pending = add_pending_key(authentication)
+    post(karen_client, authentication, "upload", pending)
+    pending.refresh_from_db()
+    old = activate(authentication, pending)
+    post(karen_client, authentication, "revoke", old)
+    revoked_at = SigningKey.objects.get(pk=old.pk).revoked_at
+    asked = len(certificate_requests(fake_netsuite))
+
+    response = karen_client.post(
+        f"/authentications/{authentication.identifier}/rotate/netsuite-revoke/",
+        {"signing_key": old.pk},
+        follow=True,
+    )
+
+    assert "already revoked in NetSuite" in response.content.decode()
+    assert len(certificate_requests(fake_netsuite)) == asked
+    assert SigningKey.objects.get(pk=old.pk).revoked_at == revoked_at
+    assert AuditEvent.objects.filter(action=AuditEvent.Action.NETSUITE_CERTIFICATE_REVOKED).count() == 1
+
+
+def test_a_revoke_netsuite_refused_keeps_the_rollback(karen_client, authentication, fake_netsuite):
+    """GIVEN a rotated authentication
+    WHEN NetSuite answers the revoke with 404
+    THEN the key is not recorded as revoked and rollback is still offered."""
+    pending = add_pending_key(authentication)
+    post(karen_client, authentication, "upload", pending)
+    pending.refresh_from_db()
+    old = activate(authentication, pending)
+    fake_netsuite.answer_certificates_next(404, {"title": "Not Found"})
+
+    post(karen_client, authentication, "revoke", old)
+
+    old.refresh_from_db()
+    assert old.revoked_at is None
+    assert f"Roll back to {old.certificate_id}" in wizard(karen_client, authentication)
+
+
+def test_upload_records_the_upload_day_and_audits_the_certificate_id(
+    karen_client, authentication, fake_netsuite
+):
+    """GIVEN a pending key with no Certificate ID and no upload day
+    WHEN "Upload to NetSuite" succeeds
+    THEN the key records that it was uploaded now, and the Certificate ID read from the answer
+    leaves a key.certificate_id_set event by karen, without any secret."""
+    pending = add_pending_key(authentication)
+    before = timezone.now()
+
+    post(karen_client, authentication, "upload", pending)
+
+    pending.refresh_from_db()
+    assert pending.uploaded_at is not None and before <= pending.uploaded_at <= timezone.now()
+    assert pending.effective_expires_at == SigningKey.effective_expiry(
+        pending.not_after, pending.not_before, pending.uploaded_at
+    )
+    event = AuditEvent.objects.get(action=AuditEvent.Action.KEY_CERTIFICATE_ID_SET)
+    assert event.actor_label == "karen"
+    assert (event.details["old_certificate_id"], event.details["certificate_id"]) == (
+        "",
+        pending.certificate_id,
+    )
+    assert event.details["fingerprint_sha256"] == pending.fingerprint_sha256
+    text = json.dumps(event.details)
+    assert "PRIVATE" not in text and AccessToken.objects.get().value not in text
+
+
+def test_an_accepted_upload_records_the_upload_day_even_without_a_certificate_id(
+    karen_client, authentication, fake_netsuite
+):
+    """GIVEN a pending key with no upload day
+    WHEN NetSuite accepts the upload but its answer carries no Certificate ID
+    THEN the upload day is recorded all the same, and the Certificate ID stays to be entered."""
+    pending = add_pending_key(authentication)
+    fake_netsuite.answer_certificates_next(200, {"status": "ACTIVE"})
+
+    post(karen_client, authentication, "upload", pending)
+
+    pending.refresh_from_db()
+    assert pending.uploaded_at is not None and pending.certificate_id == ""
+    event = AuditEvent.objects.get(action=AuditEvent.Action.NETSUITE_CERTIFICATE_UPLOADED)
+    assert event.details["upload_day_recorded"] is True

@@ -39,7 +39,7 @@ def rotated(authentication: HttpAuthentication, fake_netsuite: FakeNetSuite, act
         certificate_pem=pending.certificate_pem,
     )
     rotation.key_set_certificate_id(
-        authentication=authentication, signing_key_id=pending.pk, certificate_id=certificate_id
+        authentication=authentication, signing_key_id=pending.pk, certificate_id=certificate_id, actor=actor
     )
     rotation.key_verify(authentication=authentication, signing_key_id=pending.pk, actor=actor)
     rotation.key_activate(
@@ -158,3 +158,105 @@ def test_the_detail_page_shows_every_key_version_newest_first(
     assert "Retired" in history and "by kim" in history
     assert "Rotate key" in history
     assert f"Roll back to {registered.certificate_id}" in history
+
+
+def no_active_key_without_its_private_key() -> bool:
+    return not SigningKey.objects.filter(state="active", private_key="").exists()
+
+
+def after_the_last_check(monkeypatch: Any, change: Any) -> None:
+    """Run `change` right after the rollback's last look at its candidate, inside its transaction:
+    where the daily wipe or a revocation, which take no lock on the authentication, can land."""
+    looked = []
+    real = retired_keys.rollback_candidate
+
+    def candidate_then_change(authentication: HttpAuthentication, now: Any = None) -> SigningKey | None:
+        found = real(authentication, now)
+        looked.append(found)
+        if len(looked) == 2:  # the first look comes before NetSuite is asked, the second inside the swap
+            change(found)
+        return found
+
+    monkeypatch.setattr(retired_keys, "rollback_candidate", candidate_then_change)
+
+
+def test_a_rollback_that_races_the_daily_wipe_is_refused_and_the_active_key_stays(
+    kim, kim_client, register, create_authentication, fake_netsuite, monkeypatch
+):
+    """GIVEN a rotated authentication whose previous key can still be rolled back to
+    WHEN kim rolls back and the daily wipe empties that key right after the rollback checked it
+    THEN the rollback is refused, the new key stays active with its private key, the old key
+    stays retired, and no authentication has an active key without a private key."""
+    registered = register("p256")
+    authentication = create_authentication(registered)
+    old_key = rotated(authentication, fake_netsuite, kim)
+    new_key = authentication.active_key()
+
+    def the_wipe_runs(_: SigningKey | None) -> None:
+        assert retired_keys.keys_wipe_retired(now=timezone.now() + dt.timedelta(days=15)) == [old_key.pk]
+
+    after_the_last_check(monkeypatch, the_wipe_runs)
+    response = kim_client.post(f"/authentications/{authentication.identifier}/rotate/rollback/", follow=True)
+
+    assert "wiped, revoked or changed meanwhile" in response.content.decode()
+    assert no_active_key_without_its_private_key()
+    assert authentication.active_key() == new_key and raw_private_key(new_key)
+    old_key.refresh_from_db()
+    # (The wipe ran inside the refused rollback's transaction here, so it was undone with it.)
+    assert old_key.state == "retired"
+    assert not AuditEvent.objects.filter(action="key.rolled_back").exists()
+    # The consumers' token still comes from the new key.
+    token = refresh_token_kid(authentication, fake_netsuite)
+    assert token == new_key.certificate_id
+
+
+def test_a_rollback_that_races_a_revocation_is_refused(
+    kim, register, create_authentication, fake_netsuite, monkeypatch
+):
+    """GIVEN a rotated authentication whose previous key can still be rolled back to
+    WHEN its certificate is recorded as revoked right after the rollback checked it
+    THEN the rollback is refused and the new key stays active."""
+    authentication = create_authentication(register("p256"))
+    old_key = rotated(authentication, fake_netsuite, kim)
+    new_key = authentication.active_key()
+
+    def revoked(found: SigningKey | None) -> None:
+        assert found is not None
+        SigningKey.objects.filter(pk=found.pk).update(revoked_at=timezone.now())
+
+    after_the_last_check(monkeypatch, revoked)
+    with pytest.raises(rotation.RotationError, match="wiped, revoked or changed meanwhile"):
+        retired_keys.key_rollback(authentication=authentication, actor=kim)
+    assert authentication.active_key() == new_key
+    old_key.refresh_from_db()
+    assert old_key.state == "retired"
+
+
+def test_the_wipe_leaves_a_key_rolled_back_after_it_was_listed(
+    kim, register, create_authentication, fake_netsuite, monkeypatch
+):
+    """GIVEN a retired key the daily wipe has listed as due
+    WHEN it is active again (rolled back) before the wipe claims it
+    THEN the wipe leaves it and its private key alone."""
+    authentication = create_authentication(register("p256"))
+    old_key = rotated(authentication, fake_netsuite, kim)
+    new_key = authentication.active_key()
+    real_atomic = retired_keys.transaction.atomic
+
+    class RolledBackFirst:
+        @staticmethod
+        def atomic() -> Any:
+            # What a rollback committing between the wipe's list and its claim leaves.
+            SigningKey.objects.filter(pk=new_key.pk).update(state="retired", retired_at=timezone.now())
+            SigningKey.objects.filter(pk=old_key.pk).update(state="active", retired_at=None)
+            return real_atomic()
+
+    monkeypatch.setattr(retired_keys, "transaction", RolledBackFirst)
+    assert retired_keys.keys_wipe_retired(now=timezone.now() + dt.timedelta(days=15)) == []
+    old_key.refresh_from_db()
+    assert old_key.state == "active" and raw_private_key(old_key) and old_key.wiped_at is None
+    assert no_active_key_without_its_private_key()
+
+
+def refresh_token_kid(authentication: HttpAuthentication, fake_netsuite: FakeNetSuite) -> str:
+    return test_rotation.consumer_token(authentication, fake_netsuite)
