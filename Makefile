@@ -1,4 +1,4 @@
-# nsconnect: `make run` serves the dashboard with a worker and its beat, `make test` runs the whole suite.
+# nsconnect: `make run` serves the dashboard with a worker and a beat, `make test` runs the whole suite.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -21,8 +21,9 @@ node_modules/.package-lock.json: package.json package-lock.json
 .env:
 	$(PY) -m nsconnect.localenv .env
 
+# The database and the broker's messages live here: owner-only (the settings keep it so too).
 var:
-	mkdir -p var
+	mkdir -p var && chmod 700 var
 
 run: install .env var
 	$(PY) manage.py migrate --no-input

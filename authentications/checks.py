@@ -1,4 +1,5 @@
-"""System checks that stop the app from starting with unsafe configuration."""
+"""System checks that stop the app from starting with unsafe configuration, and the
+start-up check that the encryption keys read what is stored (web, worker and manage.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ from urllib.parse import urlsplit
 from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Error, Tags, register
+from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, models
+from django.db.models.functions import Cast
 
 
 @register(Tags.security, deploy=False)
@@ -61,3 +65,53 @@ def check_allowlist(app_configs: Any = None, **kwargs: Any) -> list[Error]:
                 )
             )
     return errors
+
+
+def stored_secrets_problem() -> str | None:
+    """Decrypt the newest stored private key and access token; a message naming
+    NSCONNECT_ENCRYPTION_KEYS if either fails, so a wrong key is named at start, not
+    discovered as failures later. Nothing stored yet, or no tables yet, is no problem."""
+    from authentications import fields
+    from authentications.models import AccessToken, SigningKey
+
+    stored = ((SigningKey, "private_key", "signing key"), (AccessToken, "value", "access token"))
+    for model, field, what in stored:
+        try:
+            # The column as stored (Cast skips the field's own decryption), so a failure is ours to word.
+            row = (
+                model.objects.exclude(**{field: ""})
+                .annotate(ciphertext=Cast(field, models.TextField()))
+                .order_by("-pk")
+                .values_list("pk", "ciphertext")
+                .first()
+            )
+        except DatabaseError:
+            return None  # not migrated yet, or no database to read: nothing to check
+        if row is None:
+            continue
+        pk, ciphertext = row
+        try:
+            fields.decrypt(ciphertext)
+        except Exception:  # noqa: BLE001  (whatever the decryption raises, the answer is the same)
+            return (
+                f"The stored {what} {pk} cannot be decrypted with NSCONNECT_ENCRYPTION_KEYS: the key "
+                "that encrypted it is not among them. Put that key back in the list (the first key "
+                "encrypts, every key decrypts)."
+            )
+    return None
+
+
+def refuse_unreadable_secrets() -> None:
+    """Stop a starting web or worker process whose encryption keys cannot read what is stored."""
+    problem = stored_secrets_problem()
+    if problem:
+        raise ImproperlyConfigured(problem)
+
+
+@register(Tags.database)
+def check_stored_secrets(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[Error]:
+    # Tagged database: Django runs it where a database is named (migrate, check --database).
+    if not databases:
+        return []
+    problem = stored_secrets_problem()
+    return [Error(problem, id="nsconnect.E005")] if problem else []

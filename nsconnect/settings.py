@@ -1,15 +1,19 @@
 """nsconnect settings: every knob comes from the environment (see .env.example).
 
-Defaults run the dashboard on one machine with no servers; production values
-are enforced by system checks in authentications/checks.py, not by comments.
+Defaults run the dashboard on one machine with no servers. With DEBUG off these
+settings refuse to load without the secrets production needs, so gunicorn and
+Celery stop too, not only manage.py; further checks live in authentications/checks.py.
 """
 
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from cryptography.fernet import Fernet
+from django.core.exceptions import ImproperlyConfigured
 from django.core.management.utils import get_random_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -22,9 +26,15 @@ if "PYTEST_VERSION" not in os.environ:
 
 DEBUG = env.bool("DEBUG", default=False)
 
-# Without SECRET_KEY a random one is used, which the system check refuses
-# when DEBUG is off (sessions would not survive a restart or a second process).
+# Without SECRET_KEY each process would sign sessions with its own random key:
+# users would be signed out whenever a request reached another gunicorn worker.
+# Only DEBUG (make run, one process) may do without.
 SECRET_KEY_FROM_ENV = bool(env.str("SECRET_KEY", default=""))
+if not SECRET_KEY_FROM_ENV and not DEBUG:
+    raise ImproperlyConfigured(
+        "SECRET_KEY is not set while DEBUG is off: set it in the environment to a long random value "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+    )
 SECRET_KEY = env.str("SECRET_KEY", default="") or get_random_secret_key()
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
@@ -40,6 +50,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    "axes",
     "authentications",
     "api",
 ]
@@ -54,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out sign-in into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "nsconnect.urls"
@@ -74,10 +87,37 @@ TEMPLATES = [
     },
 ]
 
+# var/ holds the default SQLite database and the filesystem broker's messages: session
+# keys and task arguments. Only the user the app runs as may read them.
+VAR_DIR = BASE_DIR / "var"
+
+
+def _owner_only_folder(folder: Path) -> None:
+    # mkdir's mode is filtered by the umask and leaves an existing folder as it is.
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if folder.stat().st_mode & 0o077:
+        folder.chmod(0o700)
+
+
+def _owner_only_sqlite(database: Path) -> None:
+    # Made before SQLite opens it: SQLite gives the -wal and -shm files it makes later
+    # the database file's own permissions.
+    if not database.parent.is_dir():
+        return
+    os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+    for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        if path.exists() and path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+
+
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'var' / 'nsconnect.sqlite3'}"),
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'nsconnect.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    if Path(DATABASES["default"]["NAME"]).is_relative_to(VAR_DIR):
+        _owner_only_folder(VAR_DIR)
+    if DATABASES["default"]["NAME"] not in ("", ":memory:"):
+        _owner_only_sqlite(Path(DATABASES["default"]["NAME"]))
     # The web process and the worker share the file: writers queue (IMMEDIATE)
     # and wait (timeout) instead of failing with "database is locked"; WAL lets
     # readers go on meanwhile.
@@ -90,7 +130,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     )
     # A file, not memory, so that tests can reach it from other processes.
     # One per test run, so that two runs at once do not share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-nsconnect-{os.getpid()}.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-nsconnect-{os.getpid()}.sqlite3")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -102,6 +142,34 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+
+# Sign-in throttling (django-axes), for the sign-in page and the admin's alike. Its
+# backend comes first so that a locked-out sign-in never reaches the password check.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Failures counted per user from one address, and per address whatever the user: the
+# first stops guessing one password, the second stops trying many users; neither lets
+# someone elsewhere lock a user out. authentications/sign_in.py applies both limits.
+NSCONNECT_SIGN_IN_FAILURES_PER_USER = env.int("NSCONNECT_SIGN_IN_FAILURES_PER_USER", default=5)
+NSCONNECT_SIGN_IN_FAILURES_PER_ADDRESS = env.int("NSCONNECT_SIGN_IN_FAILURES_PER_ADDRESS", default=20)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_FAILURE_LIMIT = "authentications.sign_in.failure_limit"
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("NSCONNECT_SIGN_IN_COOLOFF_MINUTES", default=15))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "authentications.sign_in.locked_out_response"
+# Counted by the address the audit trail records (REMOTE_ADDR): no forwarded header a
+# client could forge is read. Behind a reverse proxy every client has the proxy's address,
+# so the per-address limit then counts them all together.
+AXES_CLIENT_IP_CALLABLE = "authentications.web.client_ip"
+# Password reset pages, only offered when email really leaves the machine (SMTP), each
+# request counted per address and per email address for an hour.
+NSCONNECT_PASSWORD_RESETS_PER_ADDRESS = env.int("NSCONNECT_PASSWORD_RESETS_PER_ADDRESS", default=5)
+NSCONNECT_PASSWORD_RESETS_PER_EMAIL = env.int("NSCONNECT_PASSWORD_RESETS_PER_EMAIL", default=3)
+# Those counts live in the cache: each process's own memory by default; with several web
+# processes set CACHE_URL (e.g. redis://host:6379/1) so that they share one count.
+CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://")}
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -147,6 +215,21 @@ LOGGING = {
 # Fernet keys, comma separated: the first encrypts, every one decrypts, so a new
 # key can be put first and the data re-encrypted (MultiFernet).
 NSCONNECT_ENCRYPTION_KEYS = env.list("NSCONNECT_ENCRYPTION_KEYS", default=[])
+if not NSCONNECT_ENCRYPTION_KEYS and not DEBUG:
+    raise ImproperlyConfigured(
+        "NSCONNECT_ENCRYPTION_KEYS is not set while DEBUG is off: private keys and tokens cannot be "
+        "encrypted. Set it to one or more Fernet keys, comma separated "
+        "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')."
+    )
+for _position, _key in enumerate(NSCONNECT_ENCRYPTION_KEYS, start=1):
+    try:
+        Fernet(_key)
+    except (ValueError, TypeError):
+        # The position, never the value: this message reaches logs and terminals.
+        raise ImproperlyConfigured(
+            f"NSCONNECT_ENCRYPTION_KEYS entry {_position} is not a Fernet key "
+            "(32 url-safe base64-encoded bytes)."
+        ) from None
 # Origins (scheme://host:port) admitted as token URLs besides NetSuite's own.
 NSCONNECT_TOKEN_URL_ALLOWLIST = env.list("NSCONNECT_TOKEN_URL_ALLOWLIST", default=[])
 NSCONNECT_HTTP_CONNECT_TIMEOUT = env.float("NSCONNECT_HTTP_CONNECT_TIMEOUT", default=5.0)
@@ -165,6 +248,9 @@ NSCONNECT_API_RATE_LIMIT = env.int("NSCONNECT_API_RATE_LIMIT", default=600)
 # Days a retired signing key is kept (encrypted) so it can be rolled back to; after
 # them the daily wipe_retired_keys task empties its private key.
 NSCONNECT_RETIRED_KEY_RETENTION_DAYS = env.int("NSCONNECT_RETIRED_KEY_RETENTION_DAYS", default=14)
+# Days a generated key pair may wait for an authentication to take it; after them the
+# daily delete_unused_key_pairs task deletes it, private key and all.
+NSCONNECT_UNUSED_KEY_PAIR_DAYS = env.int("NSCONNECT_UNUSED_KEY_PAIR_DAYS", default=7)
 
 # --- email ---------------------------------------------------------------------
 _email = env.email_url("EMAIL_URL", default="consolemail://")
@@ -197,8 +283,13 @@ if CELERY_BROKER_URL.startswith("filesystem:"):
         "processed_folder": str(_celery_folder / "processed"),
         "control_folder": str(_celery_folder / "control"),
     }
+    # Messages carry task arguments and control replies: owner-only, like the database. A
+    # folder named by the URL is only made, never re-moded; the broker's own folders are.
+    if _celery_folder.is_relative_to(VAR_DIR):
+        _owner_only_folder(VAR_DIR)
+        _owner_only_folder(_celery_folder)
     for _folder in ("queue", "processed", "control"):
-        (_celery_folder / _folder).mkdir(parents=True, exist_ok=True)
+        _owner_only_folder(_celery_folder / _folder)
 # Tasks report a short status at most; nothing needs their results.
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 CELERY_RESULT_EXPIRES = 3600
@@ -216,7 +307,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = int(2 * _http_seconds + 10 + 5)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 10
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# One beat (embedded in the worker by `make run`) sends these; `expires` stays under
+# One beat (its own process, under `make run` too) sends these; `expires` stays under
 # each interval so runs missed while no worker was listening do not pile up.
 CELERY_BEAT_SCHEDULE = {
     "sweep-tokens": {
@@ -234,6 +325,12 @@ CELERY_BEAT_SCHEDULE = {
     # Retention is counted in days: a daily wipe is enough, and a key wiped twice is a no-op.
     "wipe-retired-keys": {
         "task": "authentications.tasks.wipe_retired_keys",
+        "schedule": 24 * 60 * 60.0,
+        "options": {"expires": 23 * 60 * 60},
+    },
+    # Counted in days too; a key pair deleted twice is a no-op.
+    "delete-unused-key-pairs": {
+        "task": "authentications.tasks.delete_unused_key_pairs",
         "schedule": 24 * 60 * 60.0,
         "options": {"expires": 23 * 60 * 60},
     },

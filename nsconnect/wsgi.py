@@ -1,4 +1,5 @@
-"""WSGI entry point for gunicorn."""
+"""WSGI entry point for gunicorn: loading it refuses to start when the settings lack
+their secrets (nsconnect/settings.py) or the encryption keys cannot read what is stored."""
 
 from __future__ import annotations
 
@@ -9,3 +10,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nsconnect.settings")
 
 application = get_wsgi_application()
+
+from authentications.checks import refuse_unreadable_secrets  # noqa: E402  (needs Django set up)
+
+refuse_unreadable_secrets()

@@ -1,0 +1,124 @@
+"""Sign-in is throttled by user and by address (django-axes): a locked-out sign-in gets a
+plain page saying for how long, leaves one audit event, and locks no one else out."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from authentications.models import AuditEvent
+
+ATTACKER = "203.0.113.7"
+ELSEWHERE = "198.51.100.20"
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Every attempt checks a password: the default hasher would make these tests slow.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user(username="bob", email="bob@example.com", password="bobs-pw")
+
+
+def sign_in(client, username: str, password: str, address: str):
+    return client.post(reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=address)
+
+
+def signed_in_as(client) -> str | None:
+    response = client.get(reverse("home"))
+    return response.context["user"].get_username() if response.status_code == 200 else None
+
+
+@pytest.mark.django_db
+def test_five_wrong_passwords_pause_the_sign_in_even_for_the_right_one(client, alice, settings):
+    """GIVEN five wrong passwords for alice from one address (the fifth already answered
+    with the pause) WHEN the right one is tried from there THEN it is refused with a page
+    saying sign-in is paused for 15 minutes."""
+    for _ in range(4):
+        assert sign_in(client, "alice", "wrong-guess", ATTACKER).status_code == 200
+    assert sign_in(client, "alice", "wrong-guess", ATTACKER).status_code == 429
+
+    response = sign_in(client, "alice", "x", ATTACKER)
+
+    assert response.status_code == 429
+    page = response.content.decode()
+    assert "sign-in is paused for 15 minutes" in page
+    assert "ask an administrator" in page
+    assert signed_in_as(client) is None
+
+
+@pytest.mark.django_db
+def test_a_lockout_is_audited_once_without_the_password(client, alice):
+    """GIVEN alice locked out WHEN more attempts follow THEN the audit trail has one lockout
+    event, naming alice and the address, and no password anywhere in it."""
+    for _ in range(8):
+        sign_in(client, "alice", "wrong-guess", ATTACKER)
+
+    (event,) = AuditEvent.objects.filter(action=AuditEvent.Action.SIGN_IN_LOCKED_OUT)
+    assert event.actor_label == "alice"
+    assert event.ip_address == ATTACKER
+    assert event.authentication is None
+    assert "wrong-guess" not in str(event.details)
+
+
+@pytest.mark.django_db
+def test_others_are_not_locked_out(client, alice, bob):
+    """GIVEN alice locked out from one address WHEN bob signs in from another, bob from the
+    same address, and alice herself from elsewhere THEN each gets in."""
+    for _ in range(5):
+        sign_in(client, "alice", "wrong-guess", ATTACKER)
+
+    sign_in(client, "bob", "bobs-pw", ELSEWHERE)
+    assert signed_in_as(client) == "bob"
+    client.logout()
+    sign_in(client, "bob", "bobs-pw", ATTACKER)
+    assert signed_in_as(client) == "bob"
+    client.logout()
+    sign_in(client, "alice", "x", ELSEWHERE)
+    assert signed_in_as(client) == "alice"
+
+
+@pytest.mark.django_db
+def test_an_address_trying_many_users_is_paused(client, bob, settings):
+    """GIVEN twenty failures from one address, each for a different user WHEN bob signs in
+    from there with his password THEN it is refused."""
+    for number in range(settings.NSCONNECT_SIGN_IN_FAILURES_PER_ADDRESS):
+        sign_in(client, f"user{number}", "wrong-guess", ATTACKER)
+
+    response = sign_in(client, "bob", "bobs-pw", ATTACKER)
+
+    assert response.status_code == 429
+    assert signed_in_as(client) is None
+
+
+@pytest.mark.django_db
+def test_a_right_password_clears_the_count(client, alice):
+    """GIVEN four wrong passwords then the right one WHEN one more wrong password follows
+    THEN alice can still sign in: the count started again."""
+    for _ in range(4):
+        sign_in(client, "alice", "wrong-guess", ATTACKER)
+    sign_in(client, "alice", "x", ATTACKER)
+    client.logout()
+
+    sign_in(client, "alice", "wrong-guess", ATTACKER)
+    sign_in(client, "alice", "x", ATTACKER)
+
+    assert signed_in_as(client) == "alice"
+
+
+@pytest.mark.django_db
+def test_the_admin_sign_in_is_throttled_too(client, admin_user):
+    """GIVEN five wrong passwords on the admin's sign-in page WHEN the right one follows
+    THEN the admin's sign-in is paused as well."""
+    for _ in range(5):
+        client.post("/admin/login/", {"username": "admin", "password": "wrong-guess"}, REMOTE_ADDR=ATTACKER)
+
+    response = client.post(
+        "/admin/login/", {"username": "admin", "password": "password"}, REMOTE_ADDR=ATTACKER
+    )
+
+    assert response.status_code == 429
+    assert "sign-in is paused" in response.content.decode()
