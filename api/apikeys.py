@@ -11,6 +11,7 @@ import secrets
 
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
+from django.views.decorators.debug import sensitive_variables
 
 from api.models import ApiClient
 
@@ -21,6 +22,7 @@ MIN_KEY_LENGTH = len(KEY_START) + 40
 MAX_KEY_LENGTH = 200
 
 
+@sensitive_variables()
 def new_key() -> str:
     return KEY_START + secrets.token_urlsafe(32)
 
@@ -29,10 +31,12 @@ def key_prefix(key: str) -> str:
     return key[len(KEY_START) : len(KEY_START) + PREFIX_LENGTH]
 
 
+@sensitive_variables()
 def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+@sensitive_variables()
 def bearer_key(request: HttpRequest) -> str | None:
     """The key of an `Authorization: Bearer nsc_...` header; None if the header holds nothing like one."""
     scheme, _, key = request.headers.get("Authorization", "").strip().partition(" ")
@@ -45,6 +49,7 @@ def bearer_key(request: HttpRequest) -> str | None:
     return key
 
 
+@sensitive_variables()
 def client_for_key(key: str) -> ApiClient | None:
     """The unrevoked client this key belongs to, or None."""
     digest = key_hash(key)

@@ -7,6 +7,7 @@ from django.db.models import QuerySet, Sum
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods
 
 from api import services
@@ -35,6 +36,7 @@ def client_list(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @require_permission("api.add_apiclient")
+@sensitive_variables()
 def client_create(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return render(request, "api/client_form.html", {"form": ApiClientForm()})

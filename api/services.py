@@ -9,6 +9,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from api import apikeys
 from api.models import ApiClient, ApiUsage
@@ -33,6 +34,7 @@ def _client_details(client: ApiClient) -> dict[str, object]:
 
 
 @transaction.atomic
+@sensitive_variables()
 def api_client_create(
     *,
     actor: Actor,

@@ -14,6 +14,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_variables
 
 from api import apikeys, openapi, ratelimit, services
 from api.models import ApiClient
@@ -123,6 +124,7 @@ def _retry_after(authentication: HttpAuthentication) -> dict[str, str]:
 
 
 @api_view
+@sensitive_variables()
 def token(request: HttpRequest, identifier: str) -> JsonResponse:
     try:
         client, authentication = _client_and_authentication(request, identifier)

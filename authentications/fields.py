@@ -13,6 +13,7 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+from django.views.decorators.debug import sensitive_variables
 
 
 @lru_cache(maxsize=4)
@@ -34,10 +35,12 @@ class DecryptionError(ImproperlyConfigured):
     its own type lets the token attempt record it as a failure a person can act on."""
 
 
+@sensitive_variables()
 def encrypt(text: str) -> str:
     return get_fernet().encrypt(text.encode()).decode("ascii")
 
 
+@sensitive_variables()
 def decrypt(token: str) -> str:
     try:
         return get_fernet().decrypt(token.encode("ascii")).decode()

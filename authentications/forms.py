@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 from django.http import QueryDict
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from authentications import (
     credential_changes,
@@ -238,6 +239,7 @@ class AuthenticationForm(forms.ModelForm):
             raise forms.ValidationError(upload_day.problem_with(day, None))
         return day
 
+    @sensitive_variables()
     def clean_private_key(self) -> str:
         return self._pem_text("private_key", "private_key_file", "private key")
 
@@ -255,6 +257,7 @@ class AuthenticationForm(forms.ModelForm):
 
     # --- the fields together ------------------------------------------------
 
+    @sensitive_variables()
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or self.cleaned_data
         self._clean_token_url(cleaned)
@@ -349,6 +352,7 @@ class AuthenticationForm(forms.ModelForm):
                     "entered. Correct one of them, or leave the Account ID empty.",
                 )
 
+    @sensitive_variables()
     def _clean_private_key(self, cleaned: dict[str, Any]) -> keys.PrivateKey | None:
         if self.generated_key is not None:
             # Checked when it was made; a pasted key, if any, is ignored.
@@ -407,6 +411,7 @@ class AuthenticationForm(forms.ModelForm):
     def authentication_values(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in (*self.Meta.fields, "token_url")}
 
+    @sensitive_variables()
     def credentials(self) -> netsuite.Credentials:
         """The credentials on screen, for Retrieve before Save (call after is_valid())."""
         assert self._private_key is not None  # noqa: S101  (is_valid() set it)

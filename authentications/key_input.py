@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django import forms
 from django.core.files.uploadedfile import UploadedFile
+from django.views.decorators.debug import sensitive_variables
 
 from authentications import keys
 from authentications.models import NETSUITE_MAX_CERTIFICATE_DAYS
@@ -18,6 +19,7 @@ MAX_PEM_CHARS = 16 * 1024
 MAX_CHARS_FOR = {"private key": keys.MAX_PRIVATE_KEY_PEM_CHARS}
 
 
+@sensitive_variables()
 def read_pem(text: str, upload: UploadedFile | None, *, what: str, required_message: str | None) -> str:
     """The PEM text from a textarea or its file, repaired; "" when neither was given and
     none is required. Raises ValidationError with a message for the field."""

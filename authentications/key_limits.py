@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from django.views.decorators.debug import sensitive_variables
 
 # openssl pkcs8 -topk8 and ssh-keygen -m PKCS8 use 2048 PBKDF2 rounds; OWASP's advice for
 # PBKDF2-SHA256 is 600,000: more is never a default, only a way to make us spend CPU.
@@ -152,6 +153,7 @@ def _whole(data: bytes) -> _Der:
 # --- unencrypted keys ------------------------------------------------------------------
 
 
+@sensitive_variables()
 def check_private_key_info(der: bytes, *, allowed_rsa_sizes: tuple[int, ...], rule: str) -> None:
     """Refuse an unencrypted PKCS#8 key NetSuite would refuse, before OpenSSL builds it.
 
@@ -168,6 +170,7 @@ def check_private_key_info(der: bytes, *, allowed_rsa_sizes: tuple[int, ...], ru
         raise KeyCostError(f"{rule}; this is a key of another kind (algorithm {oid}).")
 
 
+@sensitive_variables()
 def check_rsa_private_key(der: bytes, *, allowed_rsa_sizes: tuple[int, ...], rule: str) -> None:
     """Refuse a PKCS#1 RSA key of a size NetSuite refuses, or whose numbers no key generator
     makes: OpenSSL's full check tests the primes, and its cost grows with their size."""
@@ -298,6 +301,7 @@ def _read_scrypt(parameters: _Der) -> Pbes2:
     return Pbes2(kdf="scrypt", salt=salt, scrypt_n=n, scrypt_r=r, scrypt_p=p)
 
 
+@sensitive_variables()
 def decrypt_private_key(encrypted: EncryptedKey, passphrase: bytes) -> bytes:
     """The PKCS#8 PrivateKeyInfo inside; DamagedKeyError when the passphrase does not open it."""
     scheme = encrypted.scheme

@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import content_disposition_header, urlencode
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods
 
 from authentications import keygen, keypairs
@@ -34,6 +35,7 @@ def _authentication_for(identifier: str) -> HttpAuthentication | None:
 
 @require_http_methods(["GET", "POST"])
 @require_permission("authentications.add_httpauthentication", "authentications.rotate_key", any_of=True)
+@sensitive_variables()
 def key_pair_create(request: HttpRequest) -> HttpResponse:
     """Its own page, and the panel on the authentication form (htmx)."""
     panel = "authentications/_key_pair_panel.html"

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from authentications import keys
 from authentications.models import NETSUITE_MAX_CERTIFICATE_DAYS
@@ -40,6 +41,7 @@ MAX_COMMON_NAME = 64
 CLOCK_SKEW = timedelta(minutes=5)
 
 
+@sensitive_variables()
 def generate_private_key(kind: str) -> keys.PrivateKey:
     if kind in ("rsa3072", "rsa4096"):
         return rsa.generate_private_key(public_exponent=65537, key_size=int(kind[3:]))
@@ -48,6 +50,7 @@ def generate_private_key(kind: str) -> keys.PrivateKey:
     raise ValueError(f"Unknown key kind {kind!r}: choose one of {', '.join(KEY_KINDS)}.")
 
 
+@sensitive_variables()
 def generate_key_pair(
     *, kind: str = DEFAULT_KIND, days: int = MAX_DAYS, common_name: str = DEFAULT_COMMON_NAME
 ) -> tuple[keys.PrivateKey, x509.Certificate]:

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.text import slugify
+from django.views.decorators.debug import sensitive_variables
 
 from authentications import keygen, keys
 from authentications.models import AuditEvent, SigningKey
@@ -62,6 +63,7 @@ class KeyPairForm(forms.Form):
         return name or self.fallback_name or keygen.DEFAULT_COMMON_NAME
 
 
+@sensitive_variables()
 def key_pair_generate(
     *, actor: Actor, kind: str, days: int, common_name: str, ip_address: str | None = None
 ) -> SigningKey:

@@ -22,6 +22,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
+from django.views.decorators.debug import sensitive_variables
 
 from authentications import key_limits
 
@@ -60,6 +61,7 @@ class PassphraseError(KeyMaterialError):
     """The key is encrypted and the passphrase is missing or wrong."""
 
 
+@sensitive_variables()
 def normalize_pem(text: str) -> str:
     """Repair the ways PEM gets mangled on its way through clipboards and JSON.
 
@@ -91,6 +93,7 @@ def describe_key(key: object) -> str:
     return f"an {kind} key" if kind[:1] in "AEIOU" else f"a {kind} key"
 
 
+@sensitive_variables()
 def load_private_key(pem: str, passphrase: str = "") -> PrivateKey:
     """Load and fully check a pasted private key; raise KeyMaterialError with a message for the user.
 
@@ -274,6 +277,7 @@ def check_algorithm(algorithm: str, key: PrivateKey) -> None:
         raise KeyMaterialError(f"{algorithm} cannot be used with {describe_key(key)}: choose {choice}.")
 
 
+@sensitive_variables()
 def serialize_private_key(key: PrivateKey) -> str:
     """PKCS#8, unencrypted: the passphrase is never stored; our field encrypts it."""
     return key.private_bytes(
@@ -345,6 +349,7 @@ _LOADED_KEYS_LOCK = threading.Lock()
 LOADED_KEYS_MAX = 256
 
 
+@sensitive_variables()
 def load_stored_private_key(cache_key: tuple[int, str], pem: str) -> PrivateKey:
     """Load a key that was fully checked when saved, skipping OpenSSL's slow RSA check.
 

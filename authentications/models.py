@@ -110,7 +110,9 @@ class HttpAuthentication(models.Model):
         return urlsplit(self.token_url).hostname or ""
 
     def active_key(self) -> SigningKey | None:
-        return self.signing_keys.filter(state=SigningKey.State.ACTIVE).first()
+        # The private key is read (and decrypted) only by whoever signs with it, so pages
+        # still show a record whose key no longer decrypts.
+        return self.signing_keys.filter(state=SigningKey.State.ACTIVE).defer("private_key").first()
 
     def current_token(self) -> AccessToken | None:
         try:

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from authentications import netsuite_certificate_services as certificate_services
@@ -29,6 +30,7 @@ def _get(request: HttpRequest, identifier: str) -> tuple[HttpAuthentication, Sig
 
 @require_POST
 @permission_required("authentications.rotate_key", raise_exception=True)
+@sensitive_variables()
 def netsuite_certificate_upload(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication, signing_key = _get(request, identifier)
     context = {"authentication": authentication, "signing_key": signing_key, "operation": "upload"}
@@ -49,6 +51,7 @@ def netsuite_certificate_upload(request: HttpRequest, identifier: str) -> HttpRe
 
 @require_POST
 @permission_required("authentications.rotate_key", raise_exception=True)
+@sensitive_variables()
 def netsuite_certificate_revoke(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication, signing_key = _get(request, identifier)
     context = {"authentication": authentication, "signing_key": signing_key, "operation": "revoke"}

@@ -21,6 +21,7 @@ from django.db.models import Q, QuerySet, Value
 from django.db.models.fields import DurationField
 from django.db.models.functions import Now
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from authentications import netsuite, tokens
 from authentications.fields import DecryptionError
@@ -82,6 +83,7 @@ def _usable_token(
     return token
 
 
+@sensitive_variables()
 def token_get(
     *,
     authentication: HttpAuthentication,
@@ -143,6 +145,7 @@ def _token_get(
         time.sleep(POLL_SECONDS)
 
 
+@sensitive_variables()
 def token_for_consumer(
     authentication: HttpAuthentication, *, actor: Actor, ip_address: str | None = None
 ) -> AccessToken:

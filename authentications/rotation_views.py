@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
 from authentications import retired_keys, rotation, upload_day
@@ -126,6 +127,7 @@ def rotate(request: HttpRequest, identifier: str) -> HttpResponse:
 
 @require_POST
 @rotate_permission
+@sensitive_variables()
 def rotate_generate(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication = _get(identifier)
     form = KeyPairForm(request.POST, fallback_name=authentication.name)
@@ -172,6 +174,7 @@ def rotate_certificate_id(request: HttpRequest, identifier: str) -> HttpResponse
 
 @require_POST
 @rotate_permission
+@sensitive_variables()
 def rotate_verify(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication = _get(identifier)
     try:
@@ -194,6 +197,7 @@ def rotate_verify(request: HttpRequest, identifier: str) -> HttpResponse:
 
 @require_POST
 @rotate_permission
+@sensitive_variables()
 def rotate_activate(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication = _get(identifier)
     try:
@@ -233,6 +237,7 @@ def rotate_abandon(request: HttpRequest, identifier: str) -> HttpResponse:
 
 @require_POST
 @rotate_permission
+@sensitive_variables()
 def rotate_rollback(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication = _get(identifier)
     try:

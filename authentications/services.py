@@ -16,6 +16,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
+from django.views.decorators.debug import sensitive_variables
 
 from authentications import credential_changes
 from authentications.keys import CertificateFacts
@@ -86,6 +87,7 @@ def audit(
     )
 
 
+@sensitive_variables()
 def _add_signing_key(
     authentication: HttpAuthentication,
     material: KeyMaterial,
@@ -174,6 +176,7 @@ def identifier_for(name: str) -> str:
 
 
 @transaction.atomic
+@sensitive_variables()
 def authentication_create(
     *,
     actor: Actor,
@@ -203,6 +206,7 @@ def authentication_create(
 
 
 @transaction.atomic
+@sensitive_variables()
 def authentication_update(
     *,
     authentication: HttpAuthentication,

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from cryptography.exceptions import UnsupportedAlgorithm
 from django.db import DatabaseError, transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
 from authentications import emails, netsuite
 from authentications.fields import DecryptionError
@@ -82,6 +83,7 @@ def failure_for(error: Exception, *, what: str = "while retrieving a token") -> 
     )
 
 
+@sensitive_variables()
 def credentials_for(authentication: HttpAuthentication, signing_key: SigningKey) -> netsuite.Credentials:
     """The credentials to sign with; a stored key that cannot be used is a TokenRequestError."""
     try:
@@ -112,6 +114,7 @@ def credentials_for(authentication: HttpAuthentication, signing_key: SigningKey)
     )
 
 
+@sensitive_variables()
 def token_probe(*, credentials: netsuite.Credentials) -> netsuite.TokenResponse:
     """Retrieve a token with values that are not saved (the form's Retrieve button); store nothing."""
     return netsuite.request_token(credentials, timezone.now())
@@ -148,6 +151,7 @@ def _active_key_id(authentication: HttpAuthentication) -> int | None:
     return active.values_list("pk", flat=True).first()
 
 
+@sensitive_variables()
 def token_retrieve(
     *, authentication: HttpAuthentication, actor: Actor, ip_address: str | None = None
 ) -> AccessToken:
@@ -186,6 +190,7 @@ def token_retrieve(
     return token
 
 
+@sensitive_variables()
 def _store(
     authentication: HttpAuthentication,
     signer: _Signer,

@@ -11,6 +11,7 @@ from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
 from authentications import credential_changes, netsuite, refresh, retired_keys, rotation, services, tokens
@@ -34,7 +35,9 @@ class RetrieveOutcome:
 
 def _get_authentication(request: HttpRequest, identifier: str) -> HttpAuthentication:
     # Every signed-in user may read authentications; the views' guards say who may change them.
-    return get_object_or_404(HttpAuthentication, identifier=identifier)
+    # The token's value stays in the database: pages show when it expires, never what it is.
+    authentications = HttpAuthentication.objects.select_related("access_token").defer("access_token__value")
+    return get_object_or_404(authentications, identifier=identifier)
 
 
 def _listed_authentications() -> QuerySet[HttpAuthentication]:
@@ -82,12 +85,16 @@ def _render_detail(request: HttpRequest, authentication: HttpAuthentication, **e
 
 @require_http_methods(["GET", "POST"])
 @require_permission("authentications.add_httpauthentication")
+@sensitive_post_parameters("private_key", "private_key_passphrase")
+@sensitive_variables()
 def authentication_create(request: HttpRequest) -> HttpResponse:
     return _form_page(request, HttpAuthentication())
 
 
 @require_http_methods(["GET", "POST"])
 @require_permission("authentications.change_httpauthentication")
+@sensitive_post_parameters("private_key", "private_key_passphrase")
+@sensitive_variables()
 def authentication_edit(request: HttpRequest, identifier: str) -> HttpResponse:
     return _form_page(request, _get_authentication(request, identifier))
 
@@ -240,6 +247,7 @@ def _retrieve_with_form(form: AuthenticationForm) -> RetrieveOutcome:
 
 @require_POST
 @require_permission("authentications.retrieve_token")
+@sensitive_variables()
 def token_retrieve(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication = _get_authentication(request, identifier)
     try:
@@ -275,6 +283,7 @@ def authentication_delete(request: HttpRequest, identifier: str) -> HttpResponse
 
 @require_POST
 @require_permission("authentications.retrieve_token")
+@sensitive_variables()
 def test_request(request: HttpRequest, identifier: str) -> HttpResponse:
     """Call a NetSuite REST resource with the current token and show what came back."""
     authentication = _get_authentication(request, identifier)

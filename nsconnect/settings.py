@@ -203,6 +203,9 @@ if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
+# Error pages and error mails hide what is marked sensitive even with DEBUG on.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "nsconnect.error_reports.SecretsFilter"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

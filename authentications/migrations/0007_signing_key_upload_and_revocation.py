@@ -13,6 +13,24 @@ def keep_counting_from_added(apps, schema_editor):
     )
 
 
+def record_earlier_revocations(apps, schema_editor):
+    # Certificates revoked through nsconnect before revoked_at existed are known from the
+    # audit trail (the fingerprint of the key, and ok=true when NetSuite accepted it).
+    AuditEvent = apps.get_model("authentications", "AuditEvent")
+    SigningKey = apps.get_model("authentications", "SigningKey")
+    revocations = AuditEvent.objects.filter(action="netsuite.certificate_revoked").order_by("created_at")
+    for event in revocations.iterator():
+        details = event.details or {}
+        if details.get("ok") is not True or not details.get("signing_key"):
+            continue
+        SigningKey.objects.filter(
+            authentication_id=event.authentication_id,
+            fingerprint_sha256=details["signing_key"],
+            certificate_id=details.get("certificate_id", ""),
+            revoked_at__isnull=True,
+        ).update(revoked_at=event.created_at)
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("authentications", "0006_roles"),
@@ -73,4 +91,5 @@ class Migration(migrations.Migration):
             ),
         ),
         migrations.RunPython(keep_counting_from_added, migrations.RunPython.noop),
+        migrations.RunPython(record_earlier_revocations, migrations.RunPython.noop),
     ]

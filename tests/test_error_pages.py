@@ -1,0 +1,160 @@
+"""Error pages and error mails with DEBUG on: whatever breaks, no private key, passphrase,
+access token or assertion is on the page (hole 11 of issue 8)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import sys
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from django.views.debug import ExceptionReporter
+
+from authentications import key_input, netsuite, services, tokens
+from tests import keyfactory
+from tests.conftest import put_in_role
+
+pytestmark = pytest.mark.django_db
+
+PASSPHRASE = "correct horse battery staple 42"
+HIDDEN = "********************"
+
+
+class Boom(RuntimeError):
+    """An error nobody expects, raised where the secrets are in reach."""
+
+
+def pem_pieces(pem: str) -> list[str]:
+    """Every 40-character piece of the PEM's base64 body: any one found on a page is a leak."""
+    body = "".join(line for line in pem.splitlines() if not line.startswith("-----"))
+    return [body[i : i + 40] for i in range(0, len(body) - 40, 20)]
+
+
+def assert_none_on(page: str, secrets: list[str]) -> None:
+    found = [secret for secret in secrets if secret and secret in page]
+    assert not found, f"{len(found)} secret pieces on the page, first: {found[0][:12]}..."
+
+
+def debug_page_of_an_error() -> str:
+    """The debug page of an error raised here, where no secret is in reach but the settings."""
+    try:
+        raise Boom("anything")
+    except Boom:
+        return ExceptionReporter(None, *sys.exc_info()).get_traceback_html()
+
+
+@pytest.fixture
+def debug_client(settings, alice) -> Client:
+    """A signed-in integrator, DEBUG on, and a 500 answered with Django's debug page."""
+    settings.DEBUG = True
+    client = Client(raise_request_exception=False)
+    client.force_login(alice)
+    return client
+
+
+def test_a_crash_while_the_form_reads_the_key_shows_neither_key_nor_passphrase(
+    debug_client, register, form_data, monkeypatch
+):
+    """GIVEN an encrypted private key and its passphrase posted on the create form
+    WHEN something breaks while the form reads the key
+    THEN the debug page shows the posted fields as stars and no piece of the key."""
+    registered = register("p256")
+    encrypted = keyfactory.private_pem(keyfactory.private_key("p256"), passphrase=PASSPHRASE)
+
+    def boom(*args, **kwargs):
+        raise Boom("while reading the key")
+
+    monkeypatch.setattr(key_input, "read_pem", boom)
+    response = debug_client.post(
+        "/authentications/new/",
+        form_data(registered, private_key=encrypted, private_key_passphrase=PASSPHRASE),
+    )
+
+    assert response.status_code == 500
+    page = response.content.decode()
+    assert "while reading the key" in page  # the debug page it is
+    assert HIDDEN in page
+    assert_none_on(page, [PASSPHRASE, *pem_pieces(encrypted), *pem_pieces(registered.private_key_pem)])
+
+
+def test_a_crash_while_saving_shows_no_piece_of_the_key(debug_client, register, form_data, monkeypatch):
+    """GIVEN a valid create form WHEN saving breaks after the key was read and re-encoded
+    THEN neither the pasted nor the re-encoded key is on the debug page."""
+    registered = register("rsa3072")
+
+    def boom(*, key_material, **kwargs):
+        raise Boom("while saving")
+
+    monkeypatch.setattr(services, "authentication_create", boom)
+    response = debug_client.post("/authentications/new/", form_data(registered))
+
+    assert response.status_code == 500
+    page = response.content.decode()
+    assert "while saving" in page
+    assert_none_on(page, pem_pieces(registered.private_key_pem))
+
+
+def test_a_crash_after_a_token_was_issued_shows_neither_token_nor_assertion(
+    settings, register, create_authentication, fake_netsuite, monkeypatch
+):
+    """GIVEN a token request NetSuite answers WHEN reading its answer breaks
+    THEN the debug page and the error mail of that error hold neither the token nor the
+    assertion that was sent."""
+    settings.DEBUG = True
+    authentication = create_authentication(register("p256"))
+    signing_key = authentication.active_key()
+    credentials = tokens.credentials_for(authentication, signing_key)
+
+    def boom(*args, **kwargs):
+        raise Boom("while reading the answer")
+
+    monkeypatch.setattr(netsuite, "TokenResponse", boom)
+    with pytest.raises(Boom) as raised:
+        netsuite.request_token(credentials, timezone.now())
+    # Drawn before this test holds the secrets itself: the page shows this frame's variables too.
+    reporter = ExceptionReporter(None, raised.type, raised.value, raised.tb)
+    pages = (reporter.get_traceback_html(), reporter.get_traceback_text())
+    (sent,) = fake_netsuite.requests
+    assertion = sent.form["client_assertion"][0]
+    issued = fake_netsuite.issued_tokens[-1]
+
+    for page in pages:
+        assert "while reading the answer" in page
+        assert HIDDEN in page
+        assert_none_on(page, [assertion, issued, *assertion.split(".")])
+
+
+def test_settings_that_carry_passwords_are_hidden_on_the_debug_page(settings):
+    """GIVEN a broker URL with a password WHEN a debug page is drawn THEN the password is not on it."""
+    settings.DEBUG = True
+    password = secrets.token_hex(12)  # made here: the page shows this test's source lines
+    settings.CELERY_BROKER_URL = f"redis://:{password}@redis.example.com:6379/0"
+    page = debug_page_of_an_error()
+    assert password not in page
+    assert re.search(r"CELERY_BROKER_URL.*?\*{20}", page, flags=re.DOTALL)
+
+
+def test_key_administrators_pages_hide_the_generated_key_too(settings, alice, monkeypatch):
+    """GIVEN a key pair being generated WHEN saving it breaks THEN the debug page holds no piece of it."""
+    from authentications import keypairs
+
+    settings.DEBUG = True
+    put_in_role(alice, "Key administrators")
+    client = Client(raise_request_exception=False)
+    client.force_login(alice)
+    generated: list[str] = []
+    original = keypairs.keys.serialize_private_key
+
+    def keep_and_boom(key):
+        generated.append(original(key))
+        raise Boom("while storing the generated key")
+
+    monkeypatch.setattr(keypairs.keys, "serialize_private_key", keep_and_boom)
+    response = client.post("/authentications/keys/new/", {"kind": "p256", "days": "365", "common_name": "x"})
+
+    assert response.status_code == 500
+    page = response.content.decode()
+    assert "while storing the generated key" in page
+    assert_none_on(page, pem_pieces(generated[0]))
