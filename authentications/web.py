@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+import ipaddress
+
+from django.conf import settings
 from django.http import HttpRequest
 
 
 def client_ip(request: HttpRequest) -> str | None:
-    """The address the audit trail records for a web request."""
-    return request.META.get("REMOTE_ADDR") or None
+    """The address of whoever sent the request: what the audit trail records and what
+    sign-in throttling counts.
+
+    Behind NSCONNECT_TRUSTED_PROXIES reverse proxies it is the address the outermost of
+    them saw, the Nth entry from the right of X-Forwarded-For (each proxy appends the
+    address it was reached from); entries further left came from the client and may be
+    forged, so they are never read. Without proxies the header is ignored altogether.
+    """
+    remote = request.META.get("REMOTE_ADDR") or None
+    proxies = settings.NSCONNECT_TRUSTED_PROXIES
+    if not proxies:
+        return remote
+    forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if len(forwarded) < proxies:
+        return remote  # not through the proxies as configured: the sender itself
+    candidate = forwarded[-proxies]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
 
 
 def is_htmx(request: HttpRequest) -> bool:

@@ -159,9 +159,11 @@ AXES_FAILURE_LIMIT = "authentications.sign_in.failure_limit"
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("NSCONNECT_SIGN_IN_COOLOFF_MINUTES", default=15))
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "authentications.sign_in.locked_out_response"
-# Counted by the address the audit trail records (REMOTE_ADDR): no forwarded header a
-# client could forge is read. Behind a reverse proxy every client has the proxy's address,
-# so the per-address limit then counts them all together.
+# Counted by the address the audit trail records (authentications/web.py): REMOTE_ADDR,
+# or behind NSCONNECT_TRUSTED_PROXIES reverse proxies the address the outermost one saw.
+# Without it, behind a proxy every client would share the proxy's address and one
+# attacker's failures would pause everyone's sign-in.
+NSCONNECT_TRUSTED_PROXIES = env.int("NSCONNECT_TRUSTED_PROXIES", default=0)
 AXES_CLIENT_IP_CALLABLE = "authentications.web.client_ip"
 # Password reset pages, only offered when email really leaves the machine (SMTP), each
 # request counted per address and per email address for an hour.
