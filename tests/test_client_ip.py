@@ -13,10 +13,10 @@ PROXY = "10.0.0.5"
 
 
 def request_with(remote: str, forwarded: str | None = None):
-    extra = {"REMOTE_ADDR": remote}
+    request = RequestFactory().get("/", REMOTE_ADDR=remote)
     if forwarded is not None:
-        extra["HTTP_X_FORWARDED_FOR"] = forwarded
-    return RequestFactory().get("/", **extra)
+        request.META["HTTP_X_FORWARDED_FOR"] = forwarded
+    return request
 
 
 def test_without_proxies_a_forwarded_header_is_ignored(settings):
