@@ -1,9 +1,9 @@
 """NetSuite's certificate rotation endpoint (NETSUITE.md section 5): list, add and revoke
 the certificates of an integration record with a bearer token from the record itself.
 
-The second module that speaks NetSuite over HTTP (netsuite.py is the first, and its
-rules hold here: its one URL parser, its exchange with timeouts, total deadline, size cap,
-no redirects and the allowlist checked at every request). The answer bodies are not
+The second module that speaks NetSuite over HTTP (netsuite.py is the first, and their
+rules hold here: token_urls' one URL parser, netsuite_exchange's exchange with timeouts,
+total deadline, size cap, no redirects and the allowlist checked at every request). The answer bodies are not
 publicly documented, so every answer is kept as it came (capped, secrets scrubbed), and
 the Certificate ID is looked for, never assumed.
 """
@@ -19,15 +19,9 @@ from urllib.parse import quote
 
 from django.views.decorators.debug import sensitive_variables
 
-from authentications.netsuite import (
-    LOGIN_AUDIT_TRAIL,
-    MAX_RESPONSE_BYTES,
-    Endpoint,
-    ProtocolValueError,
-    TokenRequestError,
-    exchange,
-    token_endpoint,
-)
+from authentications.netsuite import LOGIN_AUDIT_TRAIL
+from authentications.netsuite_exchange import MAX_RESPONSE_BYTES, TokenRequestError, exchange
+from authentications.token_urls import Endpoint, ProtocolValueError, token_endpoint
 
 CERTIFICATES_PATH = "/services/rest/auth/oauth2/v1/clients/{client_id}/certificates"
 REVOKE_PATH = CERTIFICATES_PATH + "/{certificate_id}/revoke"

@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from django.utils import timezone
 
-from authentications import netsuite
+from authentications import netsuite, netsuite_session
 from tests import keyfactory
 from tests.fake_netsuite import FakeNetSuite
 
@@ -254,7 +254,7 @@ def tls_fake_netsuite(settings: Any, monkeypatch: Any) -> Iterator[FakeNetSuite]
             fake._server.socket = context.wrap_socket(fake._server.socket, server_side=True)
             origin = fake.origin.replace("http://", "https://")
             settings.NSCONNECT_TOKEN_URL_ALLOWLIST = [origin]
-            monkeypatch.setattr(netsuite._session(), "verify", cert_file)
+            monkeypatch.setattr(netsuite_session.http_session(), "verify", cert_file)
             yield fake
 
 
@@ -362,7 +362,7 @@ def test_whatever_the_transport_raises_becomes_a_token_request_error(
     def send(*args: Any, **kwargs: Any) -> None:
         raise raised
 
-    monkeypatch.setattr(netsuite._session(), "send", send)
+    monkeypatch.setattr(netsuite_session.http_session(), "send", send)
     error = failure(credentials)
     assert (error.kind, type(error)) == (kind, netsuite.TokenRequestError)
     assert says in error.message

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from authentications import netsuite, refresh, tokens
+from authentications import netsuite, netsuite_session, refresh, tokens
 from authentications.forms import AuthenticationForm
 from authentications.keys import certificate_facts, load_certificate
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
@@ -227,7 +227,7 @@ def test_a_token_nobody_issued_is_refused_with_the_permission_to_look_for(authen
 
 
 def test_no_cookie_goes_with_the_token_even_when_the_session_holds_one(authentication, alice, fake_netsuite):
-    session = netsuite._session()
+    session = netsuite_session.http_session()
     session.cookies.set("NS_ROUTING_VERSION", "LAGGING")
     try:
         upload(authentication, add_pending_key(authentication), alice)

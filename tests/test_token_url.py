@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from authentications import netsuite, refresh
+from authentications import netsuite, netsuite_session, refresh
 from authentications.forms import AuthenticationForm
 from authentications.models import AccessToken
 from authentications.netsuite_certificates import (
@@ -183,7 +183,7 @@ def test_the_allowlist_is_compared_on_parsed_origins(settings, allowlist, url, a
 def test_a_url_the_http_library_would_read_differently_is_not_sent(register, fake_netsuite, monkeypatch):
     """GIVEN the HTTP library would turn the checked URL into another one (a parser differential
     nsconnect's own parser did not foresee) WHEN a token is requested THEN nothing is sent."""
-    session = netsuite._session()
+    session = netsuite_session.http_session()
     original = session.prepare_request
 
     def differential(request: Any) -> Any:
