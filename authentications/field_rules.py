@@ -57,8 +57,24 @@ def account_id(value: str) -> str:
     return value.upper()
 
 
+# Alerts go to every address listed: a long list would make nsconnect a mail cannon, and
+# checking it costs time before any other field is looked at.
+MAX_ALERT_RECIPIENTS = 20
+MAX_ALERT_RECIPIENTS_CHARS = 2000
+
+
 def alert_recipients(value: str) -> str:
+    if len(value) > MAX_ALERT_RECIPIENTS_CHARS:
+        raise forms.ValidationError(
+            f"This is {len(value):,} characters; list at most {MAX_ALERT_RECIPIENTS} addresses "
+            f"({MAX_ALERT_RECIPIENTS_CHARS:,} characters). For more people, use a mailing list's address."
+        )
     addresses = [a for a in re.split(r"[\s,;]+", value) if a]
+    if len(addresses) > MAX_ALERT_RECIPIENTS:
+        raise forms.ValidationError(
+            f"This lists {len(addresses)} addresses; at most {MAX_ALERT_RECIPIENTS} are mailed. "
+            "For more people, use a mailing list's address."
+        )
     for address in addresses:
         try:
             validate_email(address)

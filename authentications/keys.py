@@ -321,6 +321,18 @@ def load_certificate(pem: str) -> x509.Certificate:
 
 def certificate_facts(certificate: x509.Certificate, key: PrivateKey) -> CertificateFacts:
     """The facts we keep about a certificate, once it is known to belong to the key."""
+    # The parts of a certificate are parsed when first read: a crafted one fails here,
+    # not when it was loaded.
+    try:
+        return _certificate_facts(certificate, key)
+    except (ValueError, UnsupportedAlgorithm):
+        raise KeyMaterialError(
+            "This certificate could not be read: its public key or one of its fields is damaged or "
+            "of a kind NetSuite does not accept. Paste the certificate made with this private key."
+        ) from None
+
+
+def _certificate_facts(certificate: x509.Certificate, key: PrivateKey) -> CertificateFacts:
     public = certificate.public_key()
     spki = serialization.PublicFormat.SubjectPublicKeyInfo
     der = serialization.Encoding.DER

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError
 from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,6 +22,13 @@ from authentications.keypairs import KeyPairForm
 from authentications.models import HttpAuthentication, SigningKey
 from authentications.permissions import refusal, require_permission
 from authentications.web import client_ip, is_htmx
+
+logger = logging.getLogger(__name__)
+
+SAVE_DATABASE_BUSY = (
+    "The database did not answer in time (another process may be holding it), so nothing was "
+    "saved. Try again in a minute; if it persists, check the database server."
+)
 
 
 @dataclass
@@ -115,10 +124,17 @@ def _form_page(request: HttpRequest, authentication: HttpAuthentication) -> Http
         return _render_form(request, form, authentication, outcome=outcome)
     if not form.is_valid():
         return _render_form(request, form, authentication)
-    if authentication.pk is not None and form.key_material is not None:
-        return _save_with_new_key(request, form, authentication)
     try:
+        if authentication.pk is not None and form.key_material is not None:
+            return _save_with_new_key(request, form, authentication)
         authentication = _save(request, form, authentication)
+    except DatabaseError:
+        # Each save is one transaction, so nothing was half-written; the user keeps the form.
+        logger.warning(
+            "saving %s failed: database error", authentication.identifier or "a new authentication"
+        )
+        form.add_error(None, SAVE_DATABASE_BUSY)
+        return _render_form(request, form, authentication, status=503)
     except credential_changes.KeyOperationRefused as refused:
         # The form refuses this first; the service has the last word (see credential_changes).
         for name, message in refused.field_messages().items():
@@ -202,6 +218,7 @@ def _render_form(
     form: AuthenticationForm,
     authentication: HttpAuthentication,
     outcome: RetrieveOutcome | None = None,
+    status: int | None = None,
 ) -> HttpResponse:
     # A re-rendered form never carries the private key back to the browser.
     key_was_posted = form.is_bound and bool(
@@ -220,7 +237,7 @@ def _render_form(
             "generated_key": form.generated_key,
             "key_pair_form": KeyPairForm(),
         },
-        status=422 if form.is_bound and form.errors else 200,
+        status=status or (422 if form.is_bound and form.errors else 200),
     )
 
 

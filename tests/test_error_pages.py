@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 import secrets
 import sys
+from urllib.parse import quote_plus, urlencode
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.utils import timezone
 from django.views.debug import ExceptionReporter
@@ -158,3 +160,65 @@ def test_key_administrators_pages_hide_the_generated_key_too(settings, alice, mo
     page = response.content.decode()
     assert "while storing the generated key" in page
     assert_none_on(page, pem_pieces(generated[0]))
+
+
+@pytest.fixture
+def csrf_checking_client(settings, alice) -> Client:
+    """As debug_client, but checking CSRF as a browser's requests are checked: the middleware
+    then reads the body before any view, so before any view could mark a field sensitive."""
+    settings.DEBUG = True
+    client = Client(raise_request_exception=False, enforce_csrf_checks=True)
+    client.force_login(alice)
+    client.cookies[settings.CSRF_COOKIE_NAME] = "a" * 32  # so the middleware reads the body
+    return client
+
+
+@pytest.fixture
+def posted_secrets(register, form_data) -> tuple[dict[str, str], list[str]]:
+    """The create form with an encrypted key and its passphrase, and the pieces that must not leak."""
+    registered = register("p256")
+    encrypted = keyfactory.private_pem(keyfactory.private_key("p256"), passphrase=PASSPHRASE)
+    data = form_data(registered, private_key=encrypted, private_key_passphrase=PASSPHRASE)
+    return data, [PASSPHRASE, *pem_pieces(encrypted)]
+
+
+def test_a_request_refused_before_the_view_shows_no_secret_either(debug_client, posted_secrets):
+    """GIVEN the create form posted with a Host header nsconnect does not serve
+    WHEN Django refuses it before any view runs (DisallowedHost, DEBUG on)
+    THEN the page it shows holds neither the key nor the passphrase."""
+    data, secrets_ = posted_secrets
+    response = debug_client.post("/authentications/new/", data, HTTP_HOST="evil.example")
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "DisallowedHost" in page
+    assert_none_on(page, secrets_)
+
+
+def test_too_many_fields_shows_no_secret(csrf_checking_client, posted_secrets):
+    """GIVEN the create form posted with more fields than Django reads WHEN it refuses the body
+    THEN the debug page, which shows the frames that were reading it, holds no secret."""
+    data, secrets_ = posted_secrets
+    body = urlencode({**data, **{f"padding{n}": "x" for n in range(1001)}})
+    response = csrf_checking_client.post(
+        "/authentications/new/", body, content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "TooManyFields" in page
+    assert_none_on(page, [*secrets_, *(quote_plus(piece) for piece in secrets_)])
+
+
+def test_too_many_files_in_a_multipart_body_shows_no_secret(csrf_checking_client, posted_secrets, settings):
+    """GIVEN a multipart create form with more files than Django reads WHEN it refuses the body
+    THEN no secret read so far is on the debug page."""
+    settings.DATA_UPLOAD_MAX_NUMBER_FILES = 2
+    data, secrets_ = posted_secrets
+    files = {f"file{n}": SimpleUploadedFile(f"f{n}.txt", b"x") for n in range(3)}
+    response = csrf_checking_client.post("/authentications/new/", {**data, **files})
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "TooManyFiles" in page
+    assert_none_on(page, secrets_)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 
@@ -338,3 +339,28 @@ def test_it_keeps_what_was_typed_except_the_private_key(alice_client, form_data,
 def test_it_needs_the_key_and_the_certificate(alice_client, form_data, register, field, message, blank):
     response = alice_client.post(NEW, form_data(register("p256"), **{field: blank}))
     assert_refused(response, field, message)
+
+
+@pytest.mark.parametrize(
+    ("recipients", "message"),
+    [
+        (", ".join(f"person{n}@example.com" for n in range(21)), "at most 20 are mailed"),
+        ("a@example.com " * 100_000, "list at most 20 addresses"),
+    ],
+    ids=["21 addresses", "1.4 MB"],
+)
+def test_alert_recipients_are_capped_before_they_are_checked(
+    alice_client, register, form_data, recipients, message
+):
+    """GIVEN more alert recipients than nsconnect mails WHEN the form is saved THEN the field says
+    so, quickly, and nothing is saved (one post must not make nsconnect mail thousands)."""
+    started = time.perf_counter()
+    response = alice_client.post(
+        "/authentications/new/", form_data(register("p256"), alert_recipients=recipients)
+    )
+    elapsed = time.perf_counter() - started
+
+    assert response.status_code == 422
+    assert message in response.context["form"].errors["alert_recipients"][0]
+    assert elapsed < 2.0
+    assert not HttpAuthentication.objects.exists()

@@ -322,3 +322,35 @@ def test_a_database_locked_after_netsuite_answered_is_a_failure_and_the_next_att
     monkeypatch.setattr(netsuite, "request_token", real_request_token)
     assert tasks.refresh_token(acme.pk).startswith("valid until")
     assert AccessToken.objects.get(authentication=acme).value == fake_netsuite.issued_tokens[-1]
+
+
+@pytest.mark.parametrize("page", ["create", "edit"])
+def test_a_database_that_refuses_a_save_keeps_the_form_and_saves_nothing(
+    alice_client, register, form_data, acme, monkeypatch, page
+):
+    """GIVEN a database that refuses writes (SQLite locked past its timeout) WHEN an integrator
+    saves the create or edit form THEN the form comes back with a message (503), nothing is
+    saved, and no error page is shown."""
+    from django.db import OperationalError
+
+    from authentications import services
+
+    def locked(**kwargs: Any) -> Any:
+        raise OperationalError("database is locked")
+
+    alice_client.raise_request_exception = False
+    monkeypatch.setattr(services, "authentication_create", locked)
+    monkeypatch.setattr(services, "authentication_update", locked)
+    if page == "create":
+        response = alice_client.post("/authentications/new/", form_data(register("p256"), name="Beta ERP"))
+    else:
+        data = form_data(register("p256"), name="Acme ERP", private_key="", scopes="restlets")
+        data["consumer_key"] = acme.consumer_key
+        data["certificate_id"] = acme.active_key().certificate_id
+        data["certificate"] = acme.active_key().certificate_pem
+        response = alice_client.post(f"/authentications/{acme.identifier}/edit/", data)
+
+    assert response.status_code == 503
+    assert "nothing was saved" in response.content.decode()
+    assert HttpAuthentication.objects.count() == 1
+    assert HttpAuthentication.objects.get().scopes == "restlets,rest_webservices"
