@@ -1,5 +1,6 @@
 """Sign-in throttling and password reset: the limits django-axes applies, the lockout
-page and its audit event, and password reset pages offered only when email is delivered."""
+page and its audit event, password change throttled like sign-in, and password reset
+pages offered only when email is delivered."""
 
 from __future__ import annotations
 
@@ -11,9 +12,13 @@ from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
+from django.contrib.auth import authenticate
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.signals import user_logged_in
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db.models import Sum
 from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -42,6 +47,15 @@ def cool_off_minutes() -> int:
     return max(1, round(cool_off.total_seconds() / 60))
 
 
+def own_failures(request: HttpRequest, username: str, ip_address: str | None) -> int:
+    """How often this user failed to sign in from this address within the cool-off."""
+    since = timezone.now() - (get_cool_off(request) or timedelta(days=36500))
+    failures = AccessAttempt.objects.filter(
+        username=username, ip_address=ip_address, attempt_time__gte=since
+    ).aggregate(total=Sum("failures_since_start"))["total"]
+    return failures or 0
+
+
 def failure_limit(request: HttpRequest, credentials: dict[str, Any] | None) -> int:
     """The limit django-axes compares with its failure count for this sign-in.
 
@@ -52,15 +66,20 @@ def failure_limit(request: HttpRequest, credentials: dict[str, Any] | None) -> i
     username = get_client_username(request, credentials)
     if username is None:
         return settings.NSCONNECT_SIGN_IN_FAILURES_PER_ADDRESS
-    since = timezone.now() - (get_cool_off(request) or timedelta(days=36500))
-    failures = AccessAttempt.objects.filter(
-        username=username,
-        ip_address=getattr(request, "axes_ip_address", None) or client_ip(request),
-        attempt_time__gte=since,
-    ).aggregate(total=Sum("failures_since_start"))["total"]
-    if (failures or 0) >= settings.NSCONNECT_SIGN_IN_FAILURES_PER_USER:
+    address = getattr(request, "axes_ip_address", None) or client_ip(request)
+    if own_failures(request, username, address) >= settings.NSCONNECT_SIGN_IN_FAILURES_PER_USER:
         return 1
     return settings.NSCONNECT_SIGN_IN_FAILURES_PER_ADDRESS
+
+
+@receiver(user_logged_in, dispatch_uid="authentications.sign_in.clear_own_failures")
+def clear_own_failures(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
+    # Axes' own reset (AXES_RESET_ON_SUCCESS) deletes whatever matches any lockout
+    # parameter, the whole address included: anyone with an account could then wipe
+    # another user's failures. A right password vouches only for its own user here.
+    if request is None:
+        return
+    AccessAttempt.objects.filter(username=user.get_username(), ip_address=client_ip(request)).delete()
 
 
 def locked_out_response(
@@ -74,14 +93,22 @@ def locked_out_response(
 def audit_lockout(
     sender: Any, request: HttpRequest, username: str | None, ip_address: str | None, **kwargs: Any
 ) -> None:
-    # Axes signals every refused attempt; the trail wants one event per lockout.
+    # Axes signals every refused attempt; the trail wants one event per lockout: per user
+    # and address when that user failed too often, else per address, whatever username
+    # each refused attempt names (else anyone could grow the trail without end).
     label = (username or "unknown")[:150]
+    own = username is not None and (
+        own_failures(request, username, ip_address) >= settings.NSCONNECT_SIGN_IN_FAILURES_PER_USER
+    )
+    scope = "user" if own else "address"
     recent = AuditEvent.objects.filter(
         action=AuditEvent.Action.SIGN_IN_LOCKED_OUT,
-        actor_label=label,
         ip_address=ip_address,
+        details__scope=scope,
         created_at__gte=timezone.now() - (get_cool_off(request) or PASSWORD_RESET_WINDOW),
     )
+    if own:
+        recent = recent.filter(actor_label=label)
     if recent.exists():
         return
     audit(
@@ -89,7 +116,7 @@ def audit_lockout(
         authentication=None,
         actor=label,
         ip_address=ip_address,
-        details={"minutes": cool_off_minutes()},
+        details={"minutes": cool_off_minutes(), "scope": scope},
     )
 
 
@@ -157,3 +184,31 @@ class PasswordResetConfirmView(OfferedWithEmailMixin, auth_views.PasswordResetCo
 
 class PasswordResetCompleteView(OfferedWithEmailMixin, auth_views.PasswordResetCompleteView):
     pass
+
+
+class ThrottledPasswordChangeForm(PasswordChangeForm):
+    """Django's password change, its old password checked the way a sign-in is.
+
+    Checked through authenticate(), so django-axes counts a wrong one with the user's
+    failed sign-ins from this address and refuses once they are paused: else a stolen
+    session could guess the password here without limit."""
+
+    def __init__(self, user: Any, *args: Any, request: HttpRequest, **kwargs: Any) -> None:
+        self.request = request
+        super().__init__(user, *args, **kwargs)
+
+    def clean_old_password(self) -> str:
+        old_password = self.cleaned_data["old_password"]
+        checked = authenticate(self.request, username=self.user.get_username(), password=old_password)
+        if checked is None or checked.pk != self.user.pk:
+            raise ValidationError(self.error_messages["password_incorrect"], code="password_incorrect")
+        return old_password
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change page, throttled like sign-in (a pause answers 429)."""
+
+    form_class = ThrottledPasswordChangeForm
+
+    def get_form_kwargs(self) -> dict[str, Any]:
+        return {**super().get_form_kwargs(), "request": self.request}

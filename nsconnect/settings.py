@@ -157,8 +157,12 @@ NSCONNECT_SIGN_IN_FAILURES_PER_ADDRESS = env.int("NSCONNECT_SIGN_IN_FAILURES_PER
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_FAILURE_LIMIT = "authentications.sign_in.failure_limit"
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("NSCONNECT_SIGN_IN_COOLOFF_MINUTES", default=15))
-AXES_RESET_ON_SUCCESS = True
+# Axes' reset would clear every failure from the address of a successful sign-in, other
+# users' too; authentications/sign_in.py clears only the signed-in user's own.
+AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "authentications.sign_in.locked_out_response"
+# Masked wherever axes records a failed attempt's form: the password change's fields too.
+AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "old_password", "new_password1", "new_password2"]
 # Counted by the address the audit trail records (authentications/web.py): REMOTE_ADDR,
 # or behind NSCONNECT_TRUSTED_PROXIES reverse proxies the address the outermost one saw.
 # Without it, behind a proxy every client would share the proxy's address and one

@@ -122,3 +122,59 @@ def test_the_admin_sign_in_is_throttled_too(client, admin_user):
 
     assert response.status_code == 429
     assert "sign-in is paused" in response.content.decode()
+
+
+@pytest.fixture
+def kate(django_user_model):
+    return django_user_model.objects.create_user(
+        username="kate", email="kate@example.com", password="kates-pw"
+    )
+
+
+@pytest.mark.django_db
+def test_someone_elses_sign_in_does_not_clear_a_users_failures(client, alice, kate):
+    """GIVEN four wrong passwords for kate from one address, each run followed by alice
+    signing in from there WHEN kate's password is guessed a fifth time THEN kate is
+    paused: alice's sign-ins cleared only alice's own failures, and still work."""
+    for _ in range(4):
+        assert sign_in(client, "kate", "wrong-guess", ATTACKER).status_code == 200
+    sign_in(client, "alice", "x", ATTACKER)
+    assert signed_in_as(client) == "alice"
+    client.logout()
+
+    response = sign_in(client, "kate", "wrong-guess", ATTACKER)
+
+    assert response.status_code == 429
+    assert sign_in(client, "kate", "kates-pw", ATTACKER).status_code == 429
+    assert signed_in_as(client) is None
+    sign_in(client, "alice", "x", ATTACKER)
+    assert signed_in_as(client) == "alice"
+
+
+@pytest.mark.django_db
+def test_an_address_lockout_is_audited_once_whatever_the_usernames(client, settings):
+    """GIVEN an address paused after failures for many users WHEN 25 more attempts follow
+    from there, each with a new username THEN the audit trail has one lockout event."""
+    for number in range(settings.NSCONNECT_SIGN_IN_FAILURES_PER_ADDRESS):
+        sign_in(client, f"user{number}", "wrong-guess", ATTACKER)
+
+    for number in range(25):
+        assert sign_in(client, f"someone{number}", "wrong-guess", ATTACKER).status_code == 429
+
+    (event,) = AuditEvent.objects.filter(action=AuditEvent.Action.SIGN_IN_LOCKED_OUT)
+    assert event.ip_address == ATTACKER
+
+
+@pytest.mark.django_db
+def test_a_user_locked_out_at_a_locked_address_is_audited_too(client, alice, settings):
+    """GIVEN an address paused for trying many users WHEN alice's password is then guessed
+    there five times THEN the trail has the address's lockout and alice's."""
+    for number in range(settings.NSCONNECT_SIGN_IN_FAILURES_PER_ADDRESS):
+        sign_in(client, f"user{number}", "wrong-guess", ATTACKER)
+
+    for _ in range(settings.NSCONNECT_SIGN_IN_FAILURES_PER_USER + 2):
+        sign_in(client, "alice", "wrong-guess", ATTACKER)
+
+    events = AuditEvent.objects.filter(action=AuditEvent.Action.SIGN_IN_LOCKED_OUT)
+    assert events.count() == 2
+    assert events.filter(actor_label="alice").exists()
