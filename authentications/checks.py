@@ -1,10 +1,10 @@
 """System checks that stop the app from starting with unsafe configuration, and the
-start-up check that the encryption keys read what is stored (web, worker and manage.py)."""
+start-up checks (web, worker and manage.py) that the token URL allowlist is readable and
+that the encryption keys read what is stored."""
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
 from django.conf import settings
@@ -12,6 +12,8 @@ from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, models
 from django.db.models.functions import Cast
+
+from authentications.token_urls import ProtocolValueError, parse_url
 
 
 @register(Tags.security, deploy=False)
@@ -51,20 +53,38 @@ def check_secrets(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     return errors
 
 
+def allowlist_problems() -> list[str]:
+    """What is wrong with each NSCONNECT_TOKEN_URL_ALLOWLIST entry, read by the parser the
+    allowlist itself uses (token_urls.parse_url): an entry it cannot read admits nothing,
+    so it is named rather than silently ignored."""
+    # The entry itself is not quoted: one with user info may hold a password.
+    problems = []
+    for position, entry in enumerate(settings.NSCONNECT_TOKEN_URL_ALLOWLIST, start=1):
+        try:
+            endpoint = parse_url(entry, what="The entry")
+        except ProtocolValueError as error:
+            reason = str(error)
+        else:
+            if endpoint.path == "/":
+                continue
+            reason = "The entry has a path; give the origin only."
+        problems.append(
+            f"NSCONNECT_TOKEN_URL_ALLOWLIST entry {position} is not an origin like "
+            f"https://host:port, so it admits nothing. {reason}"
+        )
+    return problems
+
+
 @register()
 def check_allowlist(app_configs: Any = None, **kwargs: Any) -> list[Error]:
-    errors: list[Error] = []
-    for origin in settings.NSCONNECT_TOKEN_URL_ALLOWLIST:
-        parts = urlsplit(origin)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
-            errors.append(
-                Error(
-                    f"NSCONNECT_TOKEN_URL_ALLOWLIST entry {origin!r} is not an origin "
-                    "like https://host:port.",
-                    id="nsconnect.E004",
-                )
-            )
-    return errors
+    return [Error(problem, id="nsconnect.E004") for problem in allowlist_problems()]
+
+
+def refuse_malformed_allowlist() -> None:
+    """Stop a starting web or worker process whose allowlist has an entry that admits nothing."""
+    problems = allowlist_problems()
+    if problems:
+        raise ImproperlyConfigured(" ".join(problems))
 
 
 def stored_secrets_problem() -> str | None:

@@ -325,6 +325,8 @@ def certificate_facts(certificate: x509.Certificate, key: PrivateKey) -> Certifi
     # not when it was loaded.
     try:
         return _certificate_facts(certificate, key)
+    except KeyMaterialError:
+        raise  # a ValueError too, but one that already says what is wrong
     except (ValueError, UnsupportedAlgorithm):
         raise KeyMaterialError(
             "This certificate could not be read: its public key or one of its fields is damaged or "

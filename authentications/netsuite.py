@@ -9,13 +9,13 @@ goes through, failing as a TokenRequestError).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import unquote
 
 import jwt
@@ -54,6 +54,16 @@ LOGIN_AUDIT_TRAIL = (
 )
 _SUITETALK_HOST = SUITETALK_HOST  # the name other modules used before it was public
 _ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
+# NetSuite's tokens live 3600 s. A day is generous; more would keep a token (and serve it)
+# long after NetSuite stopped honouring it, and a huge number overflows the date arithmetic.
+MAX_EXPIRES_IN_SECONDS = 86_400
+# NetSuite's tokens are JWTs of about a kilobyte. What goes into an Authorization header must be
+# printable ASCII without spaces (RFC 6750 allows less still): no CR/LF to split the header.
+MAX_ACCESS_TOKEN_CHARS = 16_384
+_ACCESS_TOKEN = re.compile(r"[\x21-\x7e]+")
+# NetSuite's answers are a few levels deep; deeper JSON is not an answer worth reading, and
+# walking it (scrubbing, indenting) could exhaust the recursion limit.
+MAX_JSON_DEPTH = 32
 
 
 def parse_scopes(text: str) -> list[str]:
@@ -182,11 +192,31 @@ def _parse_response(response: requests.Response, content: bytes) -> TokenRespons
 
 
 def _json_object(content: bytes) -> dict[str, object] | None:
+    payload = parse_json_answer(content)
+    return payload if isinstance(payload, dict) else None
+
+
+def parse_json_answer(content: bytes | str) -> Any:
+    """An answer's JSON, or None when it is not JSON nsconnect reads: malformed, or nested
+    deeper than MAX_JSON_DEPTH (json.loads raises RecursionError on "[" * 60000)."""
     try:
         payload = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    return payload if isinstance(payload, dict) else None
+    return payload if _depth_at_most(payload, MAX_JSON_DEPTH) else None
+
+
+def _depth_at_most(payload: Any, limit: int) -> bool:
+    # Iterative: a recursive walk is what this guards against.
+    todo: list[tuple[Any, int]] = [(payload, 1)]
+    while todo:
+        value, depth = todo.pop()
+        if isinstance(value, dict | list):
+            if depth > limit:
+                return False
+            items = value.values() if isinstance(value, dict) else value
+            todo.extend((item, depth + 1) for item in items)
+    return True
 
 
 def _token_from(payload: dict[str, object]) -> TokenResponse:
@@ -194,6 +224,23 @@ def _token_from(payload: dict[str, object]) -> TokenResponse:
     if not isinstance(token, str) or not token:
         raise TokenRequestError(
             "bad_response", "NetSuite answered HTTP 200 without an access_token.", status=200
+        )
+    # The token itself is never quoted: it is a secret, and these messages are shown and stored.
+    if len(token) > MAX_ACCESS_TOKEN_CHARS:
+        raise TokenRequestError(
+            "bad_response",
+            f"The Authentication URL answered with an access token of {len(token)} characters; "
+            f"NetSuite's are about a thousand, and nsconnect refuses any over {MAX_ACCESS_TOKEN_CHARS}. "
+            "Check the Authentication URL.",
+            status=200,
+        )
+    if not _ACCESS_TOKEN.fullmatch(token):
+        raise TokenRequestError(
+            "bad_response",
+            "The Authentication URL answered with an access token holding spaces, line breaks, control "
+            "or non-ASCII characters, which no NetSuite token has and no HTTP header may carry. "
+            "nsconnect refused it. Check the Authentication URL.",
+            status=200,
         )
     token_type = payload.get("token_type", "Bearer")
     if not isinstance(token_type, str) or token_type.lower() != "bearer":
@@ -210,6 +257,14 @@ def _token_from(payload: dict[str, object]) -> TokenResponse:
         raise TokenRequestError(
             "bad_response",
             "NetSuite answered with an expires_in that is not a number of seconds.",
+            status=200,
+        )
+    if expires_in > MAX_EXPIRES_IN_SECONDS:
+        raise TokenRequestError(
+            "bad_response",
+            f"The Authentication URL answered with a token said to live more than "
+            f"{MAX_EXPIRES_IN_SECONDS} seconds (a day); NetSuite's live 3600 seconds. nsconnect "
+            "refused it rather than keep a token NetSuite no longer honours. Check the Authentication URL.",
             status=200,
         )
     return TokenResponse(access_token=token, token_type="Bearer", expires_in=expires_in)  # noqa: S106
@@ -313,8 +368,9 @@ def send_test_request(*, token_url: str, access_token: str, path: str) -> TestRe
         "GET", endpoint, headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
     )
     text = content[:MAX_RESPONSE_BYTES].decode("utf-8", errors="replace")
-    with contextlib.suppress(ValueError):  # not JSON: show it as it came
-        text = json.dumps(json.loads(text), indent=2)
+    payload = parse_json_answer(text)
+    if payload is not None:  # else not JSON (or too deep): show it as it came
+        text = json.dumps(payload, indent=2)
     return TestResponse(
         status=response.status_code,
         content_type=response.headers.get("Content-Type", "").split(";")[0],

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from django.views.decorators.debug import sensitive_variables
 
-from authentications.netsuite import LOGIN_AUDIT_TRAIL
+from authentications.netsuite import LOGIN_AUDIT_TRAIL, parse_json_answer
 from authentications.netsuite_exchange import MAX_RESPONSE_BYTES, TokenRequestError, exchange
 from authentications.token_urls import Endpoint, ProtocolValueError, token_endpoint
 
@@ -240,10 +240,8 @@ def _call(
             f"{MAX_RESPONSE_BYTES // 1024} KB, which no certificate answer is.",
         )
     text = content.decode("utf-8", errors="replace")
-    try:
-        payload = json.loads(text)
-    except ValueError:
-        payload = None
+    # None when not JSON, or nested too deep to walk (scrub and _replace_token recurse).
+    payload = parse_json_answer(text)
     status = response.status_code
     if payload is not None:
         # Should NetSuite ever echo the token, it goes no further than this function.

@@ -35,6 +35,9 @@ POLL_SECONDS = 0.1
 LEASE_MARGIN_SECONDS = 10
 
 
+DISABLED = "This authentication is disabled: enable it on the edit page to retrieve tokens."
+
+
 class TokenUnavailable(Exception):
     """No token can be had now; the message says why, in words for an API consumer."""
 
@@ -96,9 +99,12 @@ def token_get(
 
     fresh=True (the Retrieve button) wants a token obtained after the call began.
     A caller that waited while another one failed gets that failure, not a second
-    request to NetSuite.
+    request to NetSuite. A disabled authentication is refused before anything is asked
+    or served: disabled means not refreshed and serving no tokens, whichever button asks.
     """
     try:
+        if not authentication.enabled:
+            raise netsuite.TokenRequestError("disabled", DISABLED)
         return _token_get(authentication, actor, min_seconds_left, fresh, ip_address)
     except Exception as error:
         # A database that is locked, say: the caller gets a failure it can show, never a 500.
@@ -129,6 +135,8 @@ def _token_get(
                 if token is not None:
                     return token
                 authentication.refresh_from_db()
+                if not authentication.enabled:  # disabled while this caller waited
+                    raise netsuite.TokenRequestError("disabled", DISABLED)
                 if authentication.consecutive_failures > failures_before and authentication.last_error:
                     raise netsuite.TokenRequestError(
                         authentication.last_error_kind, authentication.last_error
@@ -152,8 +160,8 @@ def token_for_consumer(
     """What the token API serves: the current token, renewed single-flight when under a minute
     is left, unless back-off says NetSuite must not be asked yet.
 
-    Disabling is a kill switch and an expired certificate ends serving: both are looked
-    at before any stored token is."""
+    Disabling is a kill switch, and an expired certificate or a token URL no longer
+    admitted ends serving: all are looked at before any stored token is."""
     now = timezone.now()
     if not authentication.enabled:
         raise TokenUnavailable("This authentication is disabled.")
@@ -164,6 +172,15 @@ def token_for_consumer(
     )
     if signing_key is not None and signing_key.is_expired(now):
         raise TokenUnavailable(expired_message(signing_key))
+    # A token is served only while its URL is still admitted: an origin removed from
+    # NSCONNECT_TOKEN_URL_ALLOWLIST stops serving what it issued at once (no network asked).
+    try:
+        netsuite.check_token_url(authentication.token_url)
+    except netsuite.ProtocolValueError as error:
+        raise TokenUnavailable(
+            "The Authentication URL is no longer admitted, so its token is not served: "
+            f"{error} Correct the Authentication URL, or NSCONNECT_TOKEN_URL_ALLOWLIST."
+        ) from None
     token = _usable_token(authentication.pk, 60, now, None)
     if token is not None:
         return token

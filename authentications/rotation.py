@@ -241,7 +241,10 @@ def key_probe(
     """Ask NetSuite for a token with this key, storing none; a refusal is audited and raised."""
     try:
         tokens.token_probe(credentials=_credentials(authentication, signing_key))
-    except netsuite.TokenRequestError as error:
+    except Exception as caught:
+        # Whatever went wrong (a hostile answer, a key that no longer decrypts) is a refusal
+        # the wizard shows, never a 500 page.
+        error = tokens.failure_for(caught, what="while verifying the key")
         audit(
             action=AuditEvent.Action.KEY_VERIFY_FAILED,
             authentication=authentication,

@@ -2,8 +2,9 @@
 (every `CELERY_*` name) and find the tasks in each installed app's tasks.py.
 
 A worker or beat reads the settings as it starts, so it refuses to start, like the web app,
-without the secrets production needs (nsconnect/settings.py); it also refuses when the
-encryption keys cannot read what is stored. (Read lazily: `python -m nsconnect.localenv`
+without the secrets production needs (nsconnect/settings.py); it also refuses when an
+NSCONNECT_TOKEN_URL_ALLOWLIST entry is not an origin, or when the encryption keys cannot
+read what is stored. (Read lazily: `python -m nsconnect.localenv`
 imports this package to write the .env those settings need.)"""
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ app.autodiscover_tasks()
 
 
 @signals.worker_init.connect
-def refuse_unreadable_secrets(sender: Any = None, **kwargs: Any) -> None:
+def refuse_unsafe_start(sender: Any = None, **kwargs: Any) -> None:
     # Sent as a worker starts, after the Django fixup set Django up. Celery logs and
     # swallows what a receiver raises, but not SystemExit: that stops the worker.
     from django.core.exceptions import ImproperlyConfigured
 
-    from authentications.checks import refuse_unreadable_secrets
+    from authentications.checks import refuse_malformed_allowlist, refuse_unreadable_secrets
 
     try:
+        refuse_malformed_allowlist()
         refuse_unreadable_secrets()
     except ImproperlyConfigured as problem:
         raise SystemExit(f"nsconnect worker refused to start: {problem}") from None

@@ -1,5 +1,6 @@
 """WSGI entry point for gunicorn: loading it refuses to start when the settings lack
-their secrets (nsconnect/settings.py) or the encryption keys cannot read what is stored."""
+their secrets (nsconnect/settings.py), an NSCONNECT_TOKEN_URL_ALLOWLIST entry is not an
+origin, or the encryption keys cannot read what is stored."""
 
 from __future__ import annotations
 
@@ -11,6 +12,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nsconnect.settings")
 
 application = get_wsgi_application()
 
-from authentications.checks import refuse_unreadable_secrets  # noqa: E402  (needs Django set up)
+from authentications.checks import (  # noqa: E402  (needs Django set up)
+    refuse_malformed_allowlist,
+    refuse_unreadable_secrets,
+)
 
+refuse_malformed_allowlist()
 refuse_unreadable_secrets()

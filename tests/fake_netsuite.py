@@ -175,6 +175,8 @@ class FakeNetSuite:
         # certificate id -> what the certificate endpoint knows of it (role, entity, ...).
         self._certificates: dict[str, dict[str, Any]] = {}
         self._certificate_answers: deque[tuple[int, str, bytes]] = deque()
+        # Raw answers of the token endpoint, scripted by answer_token_next: hostile bodies.
+        self._token_answers: deque[tuple[int, str, bytes]] = deque()
 
     def start(self) -> Self:
         if self._server is None:
@@ -241,6 +243,13 @@ class FakeNetSuite:
         with self._lock:
             self._certificate_answers.append((status, ctype, raw))
 
+    def answer_token_next(self, status: int, body: bytes | object, ctype: str = JSON) -> None:
+        """Script the next answer of the token endpoint as it is (after the assertion is judged
+        and recorded): a body no real NetSuite sends, such as a token with a line break in it."""
+        raw = body if isinstance(body, bytes) else _json(body)
+        with self._lock:
+            self._token_answers.append((status, ctype, raw))
+
     def fail_next(self, kind: str, times: int = 1, *, on: str = "token") -> None:
         """Script the next answers of the token endpoint (on="token"), or break the next answers of
         the REST record service (on="record") or the certificate endpoint (on="certificates")."""
@@ -258,6 +267,7 @@ class FakeNetSuite:
             self.issued_tokens.clear()
             self._grants.clear()
             self._certificate_answers.clear()
+            self._token_answers.clear()
             self._failures.clear()
             for faults in self._faults.values():
                 faults.clear()
@@ -290,13 +300,19 @@ class FakeNetSuite:
             return
         with self._lock:
             kind = self._failures.popleft() if self._failures else None
+            raw = self._token_answers.popleft() if kind is None and self._token_answers else None
         try:
             if not sane:
                 raise _bad_request(f"bad or oversized Content-Length {length}")
             self._judge(headers, form, rec)
         except _Reject as reject:
             rec.status, rec.error, rec.reason = reject.status, reject.error, str(reject)
-        if kind is not None:
+        if raw is not None:
+            rules = f" (the rules alone would say: {rec.reason})" if rec.reason else ""
+            rec.status, rec.reason = raw[0], f"scripted answer{rules}"
+            self._record(rec)
+            self._send(h, raw[0], raw[1], raw[2])
+        elif kind is not None:
             self._answer_scripted(h, rec, kind)
         elif rec.error is not None:
             self._record(rec)

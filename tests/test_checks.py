@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import pytest
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 
-from authentications.checks import check_allowlist, check_secrets
+from authentications.checks import check_allowlist, check_secrets, refuse_malformed_allowlist
+from authentications.token_urls import allowlisted_origins
 
 
 def ids(errors: Sequence[checks.CheckMessage]) -> list[str]:
@@ -39,3 +42,58 @@ def test_the_allowlist_takes_origins_only(settings):
     assert check_allowlist() == []
     settings.NSCONNECT_TOKEN_URL_ALLOWLIST = ["127.0.0.1:8900", "https://example.com/path"]
     assert ids(check_allowlist()) == ["nsconnect.E004", "nsconnect.E004"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "says"),
+    [
+        ("http://127.0.0.1:08900", "port that is not a number"),
+        ("http://u@127.0.0.1:8900", "no user name or password"),
+        ("http://127.1:8900", "four decimal numbers"),
+        ("https://example.com/path", "has a path"),
+    ],
+    ids=["leading-zero-port", "user-info", "short-ip", "path"],
+)
+def test_the_allowlist_check_refuses_what_the_allowlist_itself_cannot_read(settings, entry, says):
+    """GIVEN an allowlist entry the URL parser refuses (so it would silently admit nothing)
+    WHEN the system checks run THEN E004 names the variable, the entry's position and the reason,
+    and the allowlist indeed admits nothing from it."""
+    settings.NSCONNECT_TOKEN_URL_ALLOWLIST = ["http://127.0.0.1:8900", entry]
+
+    errors = check_allowlist()
+
+    assert ids(errors) == ["nsconnect.E004"]
+    assert "NSCONNECT_TOKEN_URL_ALLOWLIST entry 2 is not an origin" in errors[0].msg
+    assert says in errors[0].msg
+    assert allowlisted_origins() == {("http", "127.0.0.1", 8900)}
+
+
+def test_the_allowlist_check_does_not_quote_an_entry_that_may_hold_a_password(settings):
+    settings.NSCONNECT_TOKEN_URL_ALLOWLIST = ["http://user:hunter2@127.0.0.1:8900"]
+
+    errors = check_allowlist()
+
+    assert ids(errors) == ["nsconnect.E004"]
+    assert "hunter2" not in errors[0].msg
+
+
+def test_the_allowlist_check_takes_origins_with_or_without_a_slash_and_ipv6(settings):
+    settings.NSCONNECT_TOKEN_URL_ALLOWLIST = [
+        "http://127.0.0.1:8900/",
+        "https://sandbox.example.com",
+        "http://[::1]:8900",
+    ]
+
+    assert check_allowlist() == []
+
+
+def test_starting_is_refused_with_a_malformed_allowlist_entry(settings):
+    """GIVEN a malformed entry WHEN the web app or worker start-up check runs THEN it refuses,
+    naming the variable and the entry's position."""
+    settings.NSCONNECT_TOKEN_URL_ALLOWLIST = ["http://127.1:8900"]
+
+    with pytest.raises(ImproperlyConfigured, match="NSCONNECT_TOKEN_URL_ALLOWLIST entry 1 is not an origin"):
+        refuse_malformed_allowlist()
+
+    settings.NSCONNECT_TOKEN_URL_ALLOWLIST = ["http://127.0.0.1:8900"]
+    refuse_malformed_allowlist()

@@ -86,6 +86,18 @@ def test_it_names_a_malformed_encryption_key_without_showing_it(tmp_path):
     assert good not in process.stderr + process.stdout
 
 
+@pytest.mark.parametrize("starts", [load_web_app, start_worker], ids=["web", "worker"])
+def test_it_refuses_to_start_with_an_allowlist_entry_that_admits_nothing(tmp_path, starts):
+    """GIVEN an NSCONNECT_TOKEN_URL_ALLOWLIST whose second entry is not an origin the allowlist
+    can read (127.1 is 127.0.0.1 to a resolver, not to the allowlist)
+    WHEN the web app or the worker starts THEN it stops, naming the variable and the entry."""
+    allowlist = "http://127.0.0.1:8900,http://127.1:8900"
+    process = starts(production_env(tmp_path, NSCONNECT_TOKEN_URL_ALLOWLIST=allowlist))
+
+    assert process.returncode != 0
+    assert "NSCONNECT_TOKEN_URL_ALLOWLIST entry 2 is not an origin" in process.stderr
+
+
 def test_it_starts_with_its_secrets_on_a_database_not_yet_migrated(tmp_path):
     """GIVEN DEBUG off, a SECRET_KEY, a Fernet key and an empty database WHEN the web app loads
     THEN it loads."""

@@ -375,3 +375,63 @@ def test_without_the_rotate_permission_every_rotation_url_is_forbidden(
     assert response.status_code == 403
     assert list(SigningKey.objects.order_by("pk").values_list("pk", "state", "certificate_id")) == keys_before
     assert AuditEvent.objects.count() == events_before
+
+
+def pending_with_certificate_id(
+    kim_client: Any, authentication: HttpAuthentication, fake_netsuite: FakeNetSuite
+) -> SigningKey:
+    """Steps 1 and 2 of the wizard: a generated key whose certificate NetSuite knows."""
+    pending = generate_pending(kim_client, authentication)
+    certificate_id = register_certificate(fake_netsuite, authentication, pending.certificate_pem)
+    kim_client.post(
+        url(authentication, "certificate-id"), {"signing_key": pending.pk, "certificate_id": certificate_id}
+    )
+    return pending
+
+
+def test_verify_explains_an_answer_nested_past_the_recursion_limit(
+    kim_client, register, create_authentication, fake_netsuite
+):
+    """GIVEN a pending key with its Certificate ID
+    WHEN kim verifies and the token URL answers "[" * 60000
+    THEN the wizard's page says NetSuite gave no token and why (no 500), the key stays unverified."""
+    authentication = create_authentication(register("p256"))
+    pending = pending_with_certificate_id(kim_client, authentication, fake_netsuite)
+    fake_netsuite.answer_token_next(200, b"[" * 60_000)
+
+    response = kim_client.post(url(authentication, "verify"), {"signing_key": pending.pk}, follow=True)
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "NetSuite did not give a token with this key" in page
+    assert "not a NetSuite token answer in JSON" in page
+    pending.refresh_from_db()
+    assert pending.verified_at is None
+
+
+def test_verify_turns_any_unexpected_error_into_a_refusal_on_the_page(
+    kim_client, register, create_authentication, fake_netsuite, monkeypatch
+):
+    """GIVEN a pending key with its Certificate ID
+    WHEN kim verifies and something nsconnect did not foresee goes wrong on the way
+    THEN the wizard's page says so (not an HTML 500), and the failure is audited."""
+    from authentications import netsuite
+
+    authentication = create_authentication(register("p256"))
+    pending = pending_with_certificate_id(kim_client, authentication, fake_netsuite)
+
+    def unforeseen(*args: Any, **kwargs: Any) -> Any:
+        raise OverflowError("date value out of range")
+
+    monkeypatch.setattr(netsuite, "request_token", unforeseen)
+
+    response = kim_client.post(url(authentication, "verify"), {"signing_key": pending.pk}, follow=True)
+
+    page = response.content.decode()
+    assert response.status_code == 200
+    assert "NetSuite did not give a token with this key" in page
+    assert "unexpected error (OverflowError)" in page
+    event = AuditEvent.objects.filter(action="key.verify_failed").get()
+    assert event.details["kind"] == "internal"
+    pending.refresh_from_db()
+    assert pending.verified_at is None

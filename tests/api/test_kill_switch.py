@@ -52,3 +52,28 @@ def test_an_expired_certificate_stops_serving_the_stored_token(client, acme, iss
     assert response.json()["detail"].startswith(f"Certificate expired on {expired_at:%Y-%m-%d}")
     assert served not in response.content.decode()
     assert len(fake_netsuite.requests) == 1
+
+
+def test_removing_an_origin_from_the_allowlist_stops_serving_the_token_it_issued(
+    client, acme, issue, fake_netsuite, settings
+):
+    """GIVEN a service that got a token an hour long from an allowlisted test server
+    WHEN that origin is removed from NSCONNECT_TOKEN_URL_ALLOWLIST
+    THEN the next request gets 503 JSON saying the Authentication URL is no longer admitted,
+    without the token, and nothing is asked of anyone; putting the origin back serves it again."""
+    key = issue(acme).key
+    served = get_token(client, "acme-erp", key).json()["access_token"]
+    settings.NSCONNECT_TOKEN_URL_ALLOWLIST = []
+
+    response = get_token(client, "acme-erp", key)
+
+    assert response.status_code == 503
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "token_unavailable"
+    assert response.json()["detail"].startswith("The Authentication URL is no longer admitted")
+    assert "NSCONNECT_TOKEN_URL_ALLOWLIST" in response.json()["detail"]
+    assert served not in response.content.decode()
+    assert len(fake_netsuite.requests) == 1
+
+    settings.NSCONNECT_TOKEN_URL_ALLOWLIST = [fake_netsuite.origin]
+    assert get_token(client, "acme-erp", key).json()["access_token"] == served
