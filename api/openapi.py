@@ -13,6 +13,7 @@ ERROR_CODES = {
     404: ("not_found", "No authentication has this identifier."),
     405: ("method_not_allowed", "Only GET is allowed."),
     429: ("rate_limited", "Too many requests from this API client this minute."),
+    500: ("internal_error", "nsconnect met an unexpected error; its log has the details."),
     503: ("token_unavailable", "No token can be had now; `detail` says why."),
 }
 
@@ -61,11 +62,13 @@ def document() -> dict[str, Any]:
             503,
             {
                 "Retry-After": {
-                    "description": "Seconds until the next refresh attempt, when one is scheduled.",
+                    "description": "Seconds until the next refresh attempt, when one is scheduled, "
+                    "or a few seconds when the database was busy.",
                     "schema": {"type": "integer"},
                 }
             },
         ),
+        "500": _error(500),
     }
     return {
         "openapi": "3.1.0",

@@ -53,13 +53,7 @@ def _last_resort(
         return _error(503, detail, {"Retry-After": str(DATABASE_RETRY_AFTER)})
     except Exception as error:
         tokens.log_unexpected(f"in {request.path}", error)
-        return JsonResponse(
-            {
-                "error": "internal_error",
-                "detail": "nsconnect met an unexpected error; its log has the details.",
-            },
-            status=500,
-        )
+        return _error(500, openapi.ERROR_CODES[500][1])
 
 
 def api_view(view: Callable[..., JsonResponse]) -> Callable[..., JsonResponse]:

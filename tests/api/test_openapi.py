@@ -23,7 +23,7 @@ def test_it_is_served_without_signing_in_as_openapi_3_1(client):
 def test_it_documents_the_token_endpoint_and_every_answer(client):
     document = client.get("/api/v1/openapi.json").json()
     operation = document["paths"][TOKEN_PATH]["get"]
-    assert set(operation["responses"]) >= {"200", "401", "403", "404", "429", "503"}
+    assert set(operation["responses"]) >= {"200", "401", "403", "404", "429", "500", "503"}
     assert operation["parameters"][0]["name"] == "identifier"
     token = operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
     assert token == "#/components/schemas/Token"
