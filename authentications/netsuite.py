@@ -57,6 +57,9 @@ _ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
 # NetSuite's tokens live 3600 s. A day is generous; more would keep a token (and serve it)
 # long after NetSuite stopped honouring it, and a huge number overflows the date arithmetic.
 MAX_EXPIRES_IN_SECONDS = 86_400
+# A token served must have a minute left (refresh.token_for_consumer): one said to live less
+# would send every API call and every sweep back to NetSuite.
+MIN_EXPIRES_IN_SECONDS = 60
 # NetSuite's tokens are JWTs of about a kilobyte. What goes into an Authorization header must be
 # printable ASCII without spaces (RFC 6750 allows less still): no CR/LF to split the header.
 MAX_ACCESS_TOKEN_CHARS = 16_384
@@ -257,6 +260,13 @@ def _token_from(payload: dict[str, object]) -> TokenResponse:
         raise TokenRequestError(
             "bad_response",
             "NetSuite answered with an expires_in that is not a number of seconds.",
+            status=200,
+        )
+    if expires_in < MIN_EXPIRES_IN_SECONDS:
+        raise TokenRequestError(
+            "bad_response",
+            f"The Authentication URL answered with a token said to live {expires_in} seconds, less than "
+            f"a minute; NetSuite's live 3600 seconds. Check the Authentication URL.",
             status=200,
         )
     if expires_in > MAX_EXPIRES_IN_SECONDS:

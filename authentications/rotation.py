@@ -239,6 +239,12 @@ def key_probe(
     purpose: str,
 ) -> None:
     """Ask NetSuite for a token with this key, storing none; a refusal is audited and raised."""
+    # Read now, not from the caller's copy: a record disabled meanwhile asks NetSuite nothing.
+    if not HttpAuthentication.objects.filter(pk=authentication.pk, enabled=True).exists():
+        raise RotationError(
+            "This authentication is disabled, so nsconnect asks NetSuite nothing for it: "
+            "enable it on the edit page to verify or roll back keys."
+        )
     try:
         tokens.token_probe(credentials=_credentials(authentication, signing_key))
     except Exception as caught:

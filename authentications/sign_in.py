@@ -12,7 +12,7 @@ from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
 from axes.signals import user_locked_out
 from django.conf import settings
-from django.contrib.auth import authenticate
+from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import PasswordChangeForm
@@ -101,15 +101,17 @@ def audit_lockout(
         own_failures(request, username, ip_address) >= settings.NSCONNECT_SIGN_IN_FAILURES_PER_USER
     )
     scope = "user" if own else "address"
-    recent = AuditEvent.objects.filter(
+    lockouts = AuditEvent.objects.filter(
         action=AuditEvent.Action.SIGN_IN_LOCKED_OUT,
         ip_address=ip_address,
-        details__scope=scope,
         created_at__gte=timezone.now() - (get_cool_off(request) or PASSWORD_RESET_WINDOW),
     )
-    if own:
-        recent = recent.filter(actor_label=label)
-    if recent.exists():
+    # Once the address is paused, axes goes on counting each refused attempt against the
+    # username it names, so every new name would reach its own limit: the address's pause
+    # already says it all.
+    if lockouts.filter(details__scope="address").exists():
+        return
+    if own and lockouts.filter(details__scope="user", actor_label=label).exists():
         return
     audit(
         action=AuditEvent.Action.SIGN_IN_LOCKED_OUT,
@@ -118,6 +120,17 @@ def audit_lockout(
         ip_address=ip_address,
         details={"minutes": cool_off_minutes(), "scope": scope},
     )
+
+
+def attempted_username(request: HttpRequest, credentials: dict[str, Any] | None = None) -> str | None:
+    """The username a sign-in names, as django-axes counts and stores it: cut to the longest a
+    username can be, so a longer one is counted, not a database error (its column is 255)."""
+    field = settings.AXES_USERNAME_FORM_FIELD
+    source: Any = credentials if credentials else request.POST
+    username = source.get(field)
+    if not isinstance(username, str):
+        return None
+    return username[: get_user_model()._meta.get_field("username").max_length or 150]
 
 
 def password_reset_offered() -> bool:

@@ -17,9 +17,9 @@ from types import FrameType
 from typing import Any
 
 import django
-from django.http import HttpRequest
+from django.http import HttpRequest, QueryDict
 from django.utils.datastructures import MultiValueDict
-from django.views.debug import SafeExceptionReporterFilter
+from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 # Form fields that hold a secret wherever they are posted: keys, passphrases, passwords.
 SECRET_FIELDS = re.compile(r"key|passphrase|password|secret|token|assertion", flags=re.IGNORECASE)
@@ -49,7 +49,10 @@ class SecretsFilter(SafeExceptionReporterFilter):
         return True
 
     def get_post_parameters(self, request: HttpRequest | None) -> Any:
-        parameters = super().get_post_parameters(request)
+        try:
+            parameters = super().get_post_parameters(request)
+        except Exception:  # a body Django cannot read (an unknown charset): nothing to show
+            return {}
         return self._cleansed_by_name(parameters)
 
     def get_cleansed_multivaluedict(self, request: HttpRequest, multivaluedict: Any) -> Any:
@@ -70,3 +73,18 @@ class SecretsFilter(SafeExceptionReporterFilter):
             if SECRET_FIELDS.search(name):
                 cleansed[name] = self.cleansed_substitute
         return cleansed
+
+
+class SecretsReporter(ExceptionReporter):
+    """Django's error page, which reads the request's files itself: a body Django cannot read
+    (an unknown charset) would then break the page and leave a bare 500. It is shown as empty."""
+
+    def get_traceback_data(self) -> dict[str, Any]:
+        if self.request is not None:
+            try:
+                self.request.FILES  # noqa: B018  (reading it is the test)
+            except Exception:
+                # What Django itself keeps after a body it could not parse.
+                vars(self.request).update(_post=QueryDict(), _files=MultiValueDict())
+        return super().get_traceback_data()
+

@@ -161,6 +161,8 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("NSCONNECT_SIGN_IN_COOLOFF_MINUTES
 # users' too; authentications/sign_in.py clears only the signed-in user's own.
 AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "authentications.sign_in.locked_out_response"
+AXES_USERNAME_FORM_FIELD = "username"
+AXES_USERNAME_CALLABLE = "authentications.sign_in.attempted_username"
 # Masked wherever axes records a failed attempt's form: the password change's fields too.
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "old_password", "new_password1", "new_password2"]
 # Counted by the address the audit trail records (authentications/web.py): REMOTE_ADDR,
@@ -211,6 +213,7 @@ CRISPY_TEMPLATE_PACK = "bootstrap5"
 
 # Error pages and error mails hide what is marked sensitive even with DEBUG on.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "nsconnect.error_reports.SecretsFilter"
+DEFAULT_EXCEPTION_REPORTER = "nsconnect.error_reports.SecretsReporter"
 
 LOGGING = {
     "version": 1,

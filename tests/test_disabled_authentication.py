@@ -9,9 +9,14 @@ from authentications import refresh
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication
 from authentications.netsuite_certificate_services import netsuite_certificate_upload
 from authentications.netsuite_certificates import CertificateEndpointError
+from tests import test_rollback_and_wipe, test_rotation
 from tests.test_netsuite_certificates import add_pending_key
 
 pytestmark = pytest.mark.django_db
+
+# Kim, the key administrator of test_rotation.py.
+kim = test_rotation.kim
+kim_client = test_rotation.kim_client
 
 DISABLED = "This authentication is disabled: enable it on the edit page to retrieve tokens."
 
@@ -127,3 +132,46 @@ def test_a_record_disabled_after_it_was_read_is_refused_before_netsuite_is_asked
 
     assert raised.value.kind == "disabled"
     assert fake_netsuite.requests == []
+
+
+WIZARD_REFUSES = "This authentication is disabled, so nsconnect asks NetSuite nothing for it"
+
+
+def test_the_rotation_wizard_verifies_nothing_for_a_disabled_record(
+    kim_client, register, create_authentication, fake_netsuite
+):
+    """GIVEN a pending key with its Certificate ID on a record that is then disabled
+    WHEN a key administrator presses Verify THEN the wizard says the record is disabled,
+    NetSuite receives nothing and the key stays unverified."""
+    authentication = create_authentication(register("p256"))
+    pending = test_rotation.pending_with_certificate_id(kim_client, authentication, fake_netsuite)
+    HttpAuthentication.objects.filter(pk=authentication.pk).update(enabled=False)
+    fake_netsuite.reset()
+
+    response = kim_client.post(
+        test_rotation.url(authentication, "verify"), {"signing_key": pending.pk}, follow=True
+    )
+
+    assert WIZARD_REFUSES in response.content.decode()
+    assert fake_netsuite.requests == []
+    pending.refresh_from_db()
+    assert pending.verified_at is None
+
+
+def test_a_disabled_record_is_not_rolled_back(
+    kim, kim_client, register, create_authentication, fake_netsuite
+):
+    """GIVEN a rotated record with its previous key still offered for rollback, then disabled
+    WHEN a key administrator presses Roll back THEN nothing is asked of NetSuite and the keys
+    stay as they were."""
+    authentication = create_authentication(register("p256"))
+    old_key = test_rollback_and_wipe.rotated(authentication, fake_netsuite, kim)
+    HttpAuthentication.objects.filter(pk=authentication.pk).update(enabled=False)
+    fake_netsuite.reset()
+
+    response = kim_client.post(test_rotation.url(authentication, "rollback"), follow=True)
+
+    assert WIZARD_REFUSES in response.content.decode()
+    assert fake_netsuite.requests == []
+    old_key.refresh_from_db()
+    assert old_key.state == "retired"

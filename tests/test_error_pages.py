@@ -222,3 +222,21 @@ def test_too_many_files_in_a_multipart_body_shows_no_secret(csrf_checking_client
     page = response.content.decode()
     assert "TooManyFiles" in page
     assert_none_on(page, secrets_)
+
+
+def test_a_body_django_cannot_decode_still_gets_its_error_page(csrf_checking_client, posted_secrets):
+    """GIVEN a form body in a charset Django cannot read, sent with a Host nsconnect does not serve
+    WHEN Django refuses it THEN the answer is its 400 page (no secret on it), not a bare 500 from an
+    error page that failed to draw."""
+    data, secrets_ = posted_secrets
+    response = csrf_checking_client.post(
+        "/authentications/new/",
+        urlencode(data),  # the client encodes it in the charset named
+        content_type="application/x-www-form-urlencoded; charset=utf-16",
+        HTTP_HOST="evil.example",
+    )
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "DisallowedHost" in page
+    assert_none_on(page, secrets_)

@@ -71,7 +71,7 @@ def test_it_refuses_a_token_said_to_live_longer_than_a_day(credentials, fake_net
     assert "NetSuite's live 3600 seconds" in error.message
 
 
-@pytest.mark.parametrize("expires_in", ["86400", 86_400, 3600, "1"])
+@pytest.mark.parametrize("expires_in", ["86400", 86_400, 3600, "60"])
 def test_it_still_accepts_an_expires_in_up_to_a_day_as_a_string_or_a_number(
     credentials, fake_netsuite, expires_in
 ):
@@ -81,6 +81,18 @@ def test_it_still_accepts_an_expires_in_up_to_a_day_as_a_string_or_a_number(
     response = netsuite.request_token(credentials, timezone.now())
 
     assert response.expires_in == int(expires_in)
+
+
+@pytest.mark.parametrize("expires_in", [1, "59"])
+def test_it_refuses_a_token_said_to_live_less_than_a_minute(credentials, fake_netsuite, expires_in):
+    """GIVEN expires_in under a minute WHEN a token is requested THEN it is a bad answer: such a
+    token could never be served, and every call would ask NetSuite again."""
+    fake_netsuite.expires_in = expires_in
+
+    error = refusal(credentials)
+
+    assert error.kind == "bad_response"
+    assert "less than a minute" in error.message
 
 
 @pytest.mark.parametrize("expires_in", ["0", -5, "soon"])

@@ -158,3 +158,15 @@ def test_anonymous_users_are_sent_to_sign_in(client, acme, issue, method, url):
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
     assert ApiClient.objects.filter(revoked_at=None).count() == 1
+
+
+@pytest.mark.parametrize("value", ["99999999999999999999999", str(2**63), "-1", "abc"])
+def test_the_form_refuses_an_authentication_no_id_can_be(sam_client, acme, value):
+    """GIVEN a crafted post naming an authentication id past any integer the database holds
+    WHEN the form is sent THEN it answers with a message at the field, not an error page."""
+    sam_client.raise_request_exception = False
+    response = sam_client.post("/api-clients/new/", {"name": "Orders ETL", "authentications": [value]})
+
+    assert response.status_code == 422
+    assert "authentications" in response.context["form"].errors
+    assert not ApiClient.objects.exists()
