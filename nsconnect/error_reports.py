@@ -87,4 +87,3 @@ class SecretsReporter(ExceptionReporter):
                 # What Django itself keeps after a body it could not parse.
                 vars(self.request).update(_post=QueryDict(), _files=MultiValueDict())
         return super().get_traceback_data()
-
