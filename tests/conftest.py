@@ -208,3 +208,30 @@ def authentication_in_state(register: Any, create_authentication: Any, fake_nets
         return authentication
 
     return _make
+
+
+@pytest.fixture
+def credentials(register: Any, fake_netsuite: FakeNetSuite) -> Any:
+    """Credentials NetSuite knows (a fresh P-256 key), as netsuite.request_token takes them."""
+    from authentications import netsuite
+
+    registered = register("p256")
+    return netsuite.Credentials(
+        consumer_key=registered.consumer_key,
+        certificate_id=registered.certificate_id,
+        algorithm=registered.algorithm,
+        scopes=["restlets", "rest_webservices"],
+        token_url=fake_netsuite.token_url,
+        private_key=keyfactory.private_key("p256"),
+    )
+
+
+def token_request_error(credentials: Any) -> Any:
+    """The TokenRequestError a token request with these credentials ends in (it must end in one)."""
+    from django.utils import timezone
+
+    from authentications import netsuite
+
+    with pytest.raises(netsuite.TokenRequestError) as raised:
+        netsuite.request_token(credentials, timezone.now())
+    return raised.value

@@ -27,35 +27,17 @@ from django.utils import timezone
 
 from authentications import netsuite, netsuite_session
 from tests import keyfactory
+from tests.conftest import token_request_error
 from tests.fake_netsuite import FakeNetSuite
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def credentials(register: Any, fake_netsuite: Any) -> netsuite.Credentials:
-    registered = register("p256")
-    return netsuite.Credentials(
-        consumer_key=registered.consumer_key,
-        certificate_id=registered.certificate_id,
-        algorithm=registered.algorithm,
-        scopes=["restlets", "rest_webservices"],
-        token_url=fake_netsuite.token_url,
-        private_key=keyfactory.private_key("p256"),
-    )
-
-
-def failure(credentials: netsuite.Credentials) -> netsuite.TokenRequestError:
-    with pytest.raises(netsuite.TokenRequestError) as raised:
-        netsuite.request_token(credentials, timezone.now())
-    return raised.value
 
 
 def test_a_truncated_answer_is_a_transient_failure_that_says_it_was_cut_off(credentials, fake_netsuite):
     """GIVEN NetSuite promises 1000 bytes, sends 21 and closes WHEN a token is requested
     THEN the failure says the answer was cut off, and back-off applies (not a crash)."""
     fake_netsuite.fail_next("truncated")
-    error = failure(credentials)
+    error = token_request_error(credentials)
     assert error.kind == "interrupted" and error.is_transient
     assert "was cut off" in error.message and "try again later" in error.message
     assert "Could not connect" not in error.message
@@ -65,7 +47,7 @@ def test_a_connection_reset_mid_answer_says_so(credentials, fake_netsuite):
     """GIVEN the connection is reset while the answer is being sent WHEN a token is requested
     THEN the failure names the reset."""
     fake_netsuite.fail_next("reset_mid_body")
-    error = failure(credentials)
+    error = token_request_error(credentials)
     assert error.kind == "interrupted" and error.is_transient
     assert "was reset while NetSuite was answering" in error.message
 
@@ -73,7 +55,7 @@ def test_a_connection_reset_mid_answer_says_so(credentials, fake_netsuite):
 def test_a_broken_content_encoding_is_explained(credentials, fake_netsuite):
     """GIVEN an answer that says gzip and is not WHEN a token is requested THEN it is a bad answer."""
     fake_netsuite.fail_next("bad_gzip")
-    error = failure(credentials)
+    error = token_request_error(credentials)
     assert error.kind == "bad_response" and error.is_transient
     assert "could not be decoded" in error.message
 
@@ -85,7 +67,7 @@ def test_an_answer_that_stops_mid_body_is_not_called_a_connection_failure(
     THEN the failure says NetSuite started answering but stopped sending."""
     settings.NSCONNECT_HTTP_READ_TIMEOUT = 0.5
     fake_netsuite.fail_next("never_ends")
-    error = failure(credentials)
+    error = token_request_error(credentials)
     assert error.kind == "timeout" and error.is_transient
     assert "started answering but stopped sending for 0.5 seconds" in error.message
     assert "Could not connect" not in error.message
@@ -94,7 +76,7 @@ def test_an_answer_that_stops_mid_body_is_not_called_a_connection_failure(
 def test_no_answer_at_all_is_a_read_timeout_before_the_headers(credentials, fake_netsuite, settings):
     settings.NSCONNECT_HTTP_READ_TIMEOUT = 0.5
     fake_netsuite.fail_next("timeout")
-    error = failure(credentials)
+    error = token_request_error(credentials)
     assert error.kind == "timeout"
     assert "did not answer within 0.5 seconds" in error.message
 
@@ -117,7 +99,7 @@ def test_an_answer_trickling_byte_by_byte_fails_at_the_total_deadline(
     fake_netsuite.trickle_seconds = 0.3
     fake_netsuite.fail_next(kind)
     started = time.monotonic()
-    error = failure(credentials)
+    error = token_request_error(credentials)
     took = time.monotonic() - started
     assert took < netsuite.exchange_deadline_seconds() + 1.0
     assert error.kind == "timeout" and error.is_transient
@@ -126,7 +108,7 @@ def test_an_answer_trickling_byte_by_byte_fails_at_the_total_deadline(
 
 def test_after_a_failed_exchange_the_next_one_works(credentials, fake_netsuite):
     fake_netsuite.fail_next("truncated")
-    failure(credentials)
+    token_request_error(credentials)
     assert netsuite.request_token(credentials, timezone.now()).access_token
 
 
@@ -334,7 +316,7 @@ def test_an_untrusted_tls_certificate_is_named(credentials, settings, untrusted_
     bad = netsuite.Credentials(
         **{**credentials.__dict__, "token_url": untrusted_tls_server + netsuite.TOKEN_PATH}
     )
-    error = failure(bad)
+    error = token_request_error(bad)
     assert error.kind == "tls" and error.is_transient
     assert "was not trusted" in error.message
 
@@ -363,12 +345,12 @@ def test_whatever_the_transport_raises_becomes_a_token_request_error(
         raise raised
 
     monkeypatch.setattr(netsuite_session.http_session(), "send", send)
-    error = failure(credentials)
+    error = token_request_error(credentials)
     assert (error.kind, type(error)) == (kind, netsuite.TokenRequestError)
     assert says in error.message
 
 
 def test_the_assertion_is_not_in_any_failure_message(credentials, fake_netsuite):
     fake_netsuite.fail_next("truncated")
-    error = failure(credentials)
+    error = token_request_error(credentials)
     assert "eyJ" not in str(error) and error.__cause__ is None and error.__suppress_context__

@@ -7,16 +7,13 @@ Against the real fake NetSuite (tests/fake_netsuite.py), scripted to answer so.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.utils import timezone
 
 from authentications import netsuite
 from authentications.models import AccessToken, HttpAuthentication
 from authentications.netsuite_certificates import list_certificates
-from tests import keyfactory
-from tests.fake_netsuite import FakeNetSuite
+from tests.conftest import token_request_error
 
 pytestmark = pytest.mark.django_db
 
@@ -26,25 +23,6 @@ THIRTY_ONE_YEARS = 10**9
 # Under the 64 KB answer cap, far over the recursion limit of any JSON parser written in Python.
 DEEP_JSON = b"[" * 60_000
 HEADER_IN_TOKEN = "abc\r\nX-Injected: 1"
-
-
-@pytest.fixture
-def credentials(register: Any, fake_netsuite: FakeNetSuite) -> netsuite.Credentials:
-    registered = register("p256")
-    return netsuite.Credentials(
-        consumer_key=registered.consumer_key,
-        certificate_id=registered.certificate_id,
-        algorithm=registered.algorithm,
-        scopes=["restlets", "rest_webservices"],
-        token_url=fake_netsuite.token_url,
-        private_key=keyfactory.private_key("p256"),
-    )
-
-
-def refusal(credentials: netsuite.Credentials) -> netsuite.TokenRequestError:
-    with pytest.raises(netsuite.TokenRequestError) as raised:
-        netsuite.request_token(credentials, timezone.now())
-    return raised.value
 
 
 def token_answer(access_token: str) -> dict[str, str]:
@@ -64,7 +42,7 @@ def test_it_refuses_a_token_said_to_live_longer_than_a_day(credentials, fake_net
     WHEN a token is requested THEN it is a bad answer that says why, not an overflow."""
     fake_netsuite.expires_in = expires_in
 
-    error = refusal(credentials)
+    error = token_request_error(credentials)
 
     assert error.kind == "bad_response"
     assert "more than 86400 seconds (a day)" in error.message
@@ -89,7 +67,7 @@ def test_it_refuses_a_token_said_to_live_less_than_a_minute(credentials, fake_ne
     token could never be served, and every call would ask NetSuite again."""
     fake_netsuite.expires_in = expires_in
 
-    error = refusal(credentials)
+    error = token_request_error(credentials)
 
     assert error.kind == "bad_response"
     assert "less than a minute" in error.message
@@ -99,7 +77,7 @@ def test_it_refuses_a_token_said_to_live_less_than_a_minute(credentials, fake_ne
 def test_it_still_refuses_an_expires_in_that_is_not_a_positive_number(credentials, fake_netsuite, expires_in):
     fake_netsuite.expires_in = expires_in
 
-    error = refusal(credentials)
+    error = token_request_error(credentials)
 
     assert error.kind == "bad_response"
     assert "not a number of seconds" in error.message
@@ -149,7 +127,7 @@ def test_it_refuses_json_nested_past_the_recursion_limit_as_not_a_token_answer(c
     WHEN a token is requested THEN it is a bad answer ("not JSON"), not a RecursionError."""
     fake_netsuite.answer_token_next(200, DEEP_JSON)
 
-    error = refusal(credentials)
+    error = token_request_error(credentials)
 
     assert error.kind == "bad_response"
     assert "not a NetSuite token answer in JSON" in error.message
@@ -161,7 +139,7 @@ def test_it_refuses_a_token_answer_wrapped_in_needlessly_deep_json(credentials, 
     deep = b'{"access_token": "abc", "expires_in": "3600", "x": ' + b"[" * 500 + b"]" * 500 + b"}"
     fake_netsuite.answer_token_next(200, deep)
 
-    error = refusal(credentials)
+    error = token_request_error(credentials)
 
     assert error.kind == "bad_response"
 
@@ -216,7 +194,7 @@ def test_it_refuses_a_token_that_could_not_travel_in_an_authorization_header(
     quote it."""
     fake_netsuite.answer_token_next(200, token_answer(access_token))
 
-    error = refusal(credentials)
+    error = token_request_error(credentials)
 
     assert error.kind == "bad_response"
     assert "no NetSuite token has and no HTTP header may carry" in error.message
@@ -228,7 +206,7 @@ def test_it_refuses_a_token_of_60_kb(credentials, fake_netsuite):
     WHEN a token is requested THEN it is refused for its length."""
     fake_netsuite.answer_token_next(200, token_answer("a" * 60 * 1024))
 
-    error = refusal(credentials)
+    error = token_request_error(credentials)
 
     assert error.kind == "bad_response"
     assert "access token of 61440 characters" in error.message
