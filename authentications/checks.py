@@ -128,6 +128,13 @@ def refuse_unreadable_secrets() -> None:
         raise ImproperlyConfigured(problem)
 
 
+def refuse_unsafe_start() -> None:
+    """What a starting web or worker process checks beyond the settings: an allowlist whose
+    every entry admits something, and encryption keys that read what is stored."""
+    refuse_malformed_allowlist()
+    refuse_unreadable_secrets()
+
+
 @register(Tags.database)
 def check_stored_secrets(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> list[Error]:
     # Tagged database: Django runs it where a database is named (migrate, check --database).

@@ -210,6 +210,11 @@ def _load_checked(label: str, der: bytes) -> PrivateKeyTypes:
         key_limits.check_rsa_private_key(der, allowed_rsa_sizes=ALLOWED_RSA_SIZES, rule=NETSUITE_KEY_RULE)
     # An EC key is cheap to open; its curve is checked once loaded. OpenSSL reads the block
     # by its label, so a key labelled EC is never read as RSA.
+    return _load_measured(label, der)
+
+
+def _load_measured(label: str, der: bytes) -> PrivateKeyTypes:
+    """Load, with OpenSSL's full check, a key whose DER was already measured."""
     try:
         return serialization.load_pem_private_key(_PemBlock(label=label, der=der).pem(), password=None)
     except ValueError:
@@ -230,7 +235,7 @@ def _open_encrypted_pkcs8(der: bytes, password: bytes | None) -> PrivateKeyTypes
         key_limits.check_private_key_info(inner, allowed_rsa_sizes=ALLOWED_RSA_SIZES, rule=NETSUITE_KEY_RULE)
     except key_limits.DamagedKeyError:
         raise PassphraseError(KEY_NOT_OPENED) from None
-    return _load_checked("PRIVATE KEY", inner)
+    return _load_measured("PRIVATE KEY", inner)
 
 
 def _open_traditional_encrypted(block: _PemBlock, password: bytes | None) -> PrivateKeyTypes:
@@ -249,11 +254,12 @@ def _open_traditional_encrypted(block: _PemBlock, password: bytes | None) -> Pri
             f"This private key is encrypted with a cipher nsconnect does not open. "
             f"{key_limits.HOW_TO_REENCRYPT}."
         ) from None
+    # Measured as loaded: only a key NetSuite accepts goes on to the full check.
     checked = check_key_allowed(key)
     unencrypted = checked.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-    return _load_checked("PRIVATE KEY", unencrypted)
+    return _load_measured("PRIVATE KEY", unencrypted)
 
 
 def check_key_allowed(key: object) -> PrivateKey:

@@ -236,6 +236,16 @@ class SigningKey(models.Model):
             **fields,
         )
 
+    def set_uploaded_at(self, uploaded_at: datetime | None) -> None:
+        """Record the day the certificate was uploaded to NetSuite (None: unknown) and the
+        effective expiry counted from it; not saved."""
+        self.uploaded_at = uploaded_at
+        self.effective_expires_at = self.expiry_if_uploaded_at(uploaded_at)
+
+    def expiry_if_uploaded_at(self, uploaded_at: datetime | None) -> datetime:
+        """The effective expiry this certificate has if it was uploaded at uploaded_at."""
+        return self.effective_expiry(self.not_after, self.not_before, uploaded_at)
+
     @staticmethod
     def effective_expiry(not_after: datetime, not_before: datetime, uploaded_at: datetime | None) -> datetime:
         """The earlier of notAfter and two years after the upload (or after notBefore, the

@@ -52,7 +52,6 @@ LOGIN_AUDIT_TRAIL = (
     "A NetSuite administrator sees the exact reason in the Login Audit Trail "
     "(Setup > Users/Roles > User Management > View Login Audit Trail)."
 )
-_SUITETALK_HOST = SUITETALK_HOST  # the name other modules used before it was public
 _ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
 # NetSuite's tokens live 3600 s. A day is generous; more would keep a token (and serve it)
 # long after NetSuite stopped honouring it, and a huge number overflows the date arithmetic.

@@ -167,9 +167,7 @@ def token_for_consumer(
         raise TokenUnavailable("This authentication is disabled.")
     # Before retries_stopped: an expired certificate also ends in invalid_client, and
     # its expiry is the explanation a consumer can act on.
-    signing_key = (
-        authentication.signing_keys.filter(state=SigningKey.State.ACTIVE).defer("private_key").first()
-    )
+    signing_key = authentication.active_key()
     if signing_key is not None and signing_key.is_expired(now):
         raise TokenUnavailable(expired_message(signing_key))
     # A token is served only while its URL is still admitted: an origin removed from

@@ -183,10 +183,7 @@ def key_set_certificate_id(
         signing_key.verified_at = None
         changed += ["certificate_id", "verified_at"]
     if uploaded_at is not _Keep.KEEP and uploaded_at != signing_key.uploaded_at:
-        signing_key.uploaded_at = uploaded_at
-        signing_key.effective_expires_at = SigningKey.effective_expiry(
-            signing_key.not_after, signing_key.not_before, uploaded_at
-        )
+        signing_key.set_uploaded_at(uploaded_at)
         changed += ["uploaded_at", "effective_expires_at"]
     if not changed:
         return signing_key
@@ -215,9 +212,7 @@ def key_record_upload(*, signing_key: SigningKey, uploaded_at: datetime) -> bool
         pk=signing_key.pk, state=SigningKey.State.PENDING, uploaded_at__isnull=True
     ).update(
         uploaded_at=uploaded_at,
-        effective_expires_at=SigningKey.effective_expiry(
-            signing_key.not_after, signing_key.not_before, uploaded_at
-        ),
+        effective_expires_at=signing_key.expiry_if_uploaded_at(uploaded_at),
     )
     return bool(recorded)
 

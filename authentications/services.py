@@ -139,10 +139,7 @@ def _attach_generated_key(
     signing_key.certificate_id = material.certificate_id
     signing_key.state = state
     # Generated before it reached NetSuite: the two years count from the upload told now.
-    signing_key.uploaded_at = material.uploaded_at
-    signing_key.effective_expires_at = SigningKey.effective_expiry(
-        signing_key.not_after, signing_key.not_before, material.uploaded_at
-    )
+    signing_key.set_uploaded_at(material.uploaded_at)
     if state == SigningKey.State.ACTIVE:
         signing_key.activated_at = timezone.now()
     signing_key.full_clean(exclude=["authentication"])
@@ -273,10 +270,7 @@ def _set_upload_day(authentication: HttpAuthentication, uploaded_at: datetime | 
     )
     if signing_key is None or signing_key.uploaded_at == uploaded_at:
         return {}
-    signing_key.uploaded_at = uploaded_at
-    signing_key.effective_expires_at = SigningKey.effective_expiry(
-        signing_key.not_after, signing_key.not_before, uploaded_at
-    )
+    signing_key.set_uploaded_at(uploaded_at)
     signing_key.save(update_fields=["uploaded_at", "effective_expires_at"])
     return {
         "certificate_id": signing_key.certificate_id,

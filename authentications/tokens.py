@@ -164,11 +164,9 @@ def token_retrieve(
     now = timezone.now()
     signing_key: SigningKey | None = None
     try:
-        # The private key is read (and decrypted) only when signing, so that a key that no
+        # active_key() leaves the private key unread until signing, so that a key that no
         # longer decrypts is a failure of this attempt, with its Certificate ID known.
-        signing_key = (
-            authentication.signing_keys.filter(state=SigningKey.State.ACTIVE).defer("private_key").first()
-        )
+        signing_key = authentication.active_key()
         signer = _Signer.of(authentication, signing_key.pk if signing_key else None)
         if signing_key is None:
             raise netsuite.TokenRequestError("no_key", "This authentication has no active signing key.")

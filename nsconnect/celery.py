@@ -27,10 +27,9 @@ def refuse_unsafe_start(sender: Any = None, **kwargs: Any) -> None:
     # swallows what a receiver raises, but not SystemExit: that stops the worker.
     from django.core.exceptions import ImproperlyConfigured
 
-    from authentications.checks import refuse_malformed_allowlist, refuse_unreadable_secrets
+    from authentications import checks
 
     try:
-        refuse_malformed_allowlist()
-        refuse_unreadable_secrets()
+        checks.refuse_unsafe_start()
     except ImproperlyConfigured as problem:
         raise SystemExit(f"nsconnect worker refused to start: {problem}") from None

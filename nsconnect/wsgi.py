@@ -12,10 +12,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nsconnect.settings")
 
 application = get_wsgi_application()
 
-from authentications.checks import (  # noqa: E402  (needs Django set up)
-    refuse_malformed_allowlist,
-    refuse_unreadable_secrets,
-)
+from authentications.checks import refuse_unsafe_start  # noqa: E402  (needs Django set up)
 
-refuse_malformed_allowlist()
-refuse_unreadable_secrets()
+refuse_unsafe_start()
