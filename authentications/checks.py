@@ -10,8 +10,7 @@ from cryptography.fernet import Fernet
 from django.conf import settings
 from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, models
-from django.db.models.functions import Cast
+from django.db import DatabaseError
 
 from authentications.token_urls import ProtocolValueError, parse_url
 
@@ -88,19 +87,19 @@ def refuse_malformed_allowlist() -> None:
 
 
 def stored_secrets_problem() -> str | None:
-    """Decrypt the newest stored private key and access token; a message naming
-    NSCONNECT_ENCRYPTION_KEYS if either fails, so a wrong key is named at start, not
+    """Decrypt the newest stored value of every encrypted field (private key, access token, ...);
+    a message naming NSCONNECT_ENCRYPTION_KEYS if one fails, so a wrong key is named at start, not
     discovered as failures later. Nothing stored yet, or no tables yet, is no problem."""
     from authentications import fields
-    from authentications.models import AccessToken, SigningKey
+    from authentications.encryption_rotation import encrypted_columns, stored
 
-    stored = ((SigningKey, "private_key", "signing key"), (AccessToken, "value", "access token"))
-    for model, field, what in stored:
+    for column in encrypted_columns():
+        model, field, what = column.model, column.field.name, column.model._meta.verbose_name
         try:
-            # The column as stored (Cast skips the field's own decryption), so a failure is ours to word.
+            # The column as stored (not decrypted by the field), so a failure is ours to word.
             row = (
-                model.objects.exclude(**{field: ""})
-                .annotate(ciphertext=Cast(field, models.TextField()))
+                model._default_manager.exclude(**{field: ""})
+                .annotate(ciphertext=stored(field))
                 .order_by("-pk")
                 .values_list("pk", "ciphertext")
                 .first()
