@@ -10,16 +10,19 @@ goes through, failing as a TokenRequestError).
 from __future__ import annotations
 
 import dataclasses
+import email.utils
 import json
+import math
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
 import jwt
 import requests
+from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from authentications.keys import PrivateKey
@@ -166,7 +169,7 @@ def _parse_response(response: requests.Response, content: bytes) -> TokenRespons
         )
     if status == 429:
         retry_after = _retry_after(response)
-        wait = f" Retry after {retry_after} seconds." if retry_after else ""
+        wait = f" Retry after {retry_after} seconds." if retry_after else " Try again in a few minutes."
         raise TokenRequestError(
             "rate_limited",
             f"NetSuite is limiting requests (HTTP 429).{wait}",
@@ -253,12 +256,18 @@ def _token_from(payload: dict[str, object]) -> TokenResponse:
     raw_expires = payload.get("expires_in", 3600)
     try:
         expires_in = int(str(raw_expires))
-    except ValueError:
-        expires_in = 0
-    if expires_in <= 0:
+    except ValueError:  # "soon", null, 3600.5, or past int()'s 4300 digits
         raise TokenRequestError(
             "bad_response",
             "NetSuite answered with an expires_in that is not a number of seconds.",
+            status=200,
+        ) from None
+    if expires_in <= 0:
+        raise TokenRequestError(
+            "bad_response",
+            "The Authentication URL answered with a token said to live zero seconds or less (a "
+            "negative expires_in): it would be expired on arrival. NetSuite's live 3600 seconds. "
+            "Check the Authentication URL.",
             status=200,
         )
     if expires_in < MIN_EXPIRES_IN_SECONDS:
@@ -279,9 +288,28 @@ def _token_from(payload: dict[str, object]) -> TokenResponse:
     return TokenResponse(access_token=token, token_type="Bearer", expires_in=expires_in)  # noqa: S106
 
 
+# A wait longer than this is not believed as given (the back-off caps it at an hour anyway).
+MAX_RETRY_AFTER_SECONDS = 86_400
+
+
 def _retry_after(response: requests.Response) -> int | None:
-    value = response.headers.get("Retry-After", "")
-    return int(value) if value.isdigit() else None
+    """Retry-After in seconds (RFC 9110: a number of seconds or an HTTP date), or None.
+
+    Headers arrive decoded as Latin-1, where "²" passes str.isdigit() and then fails int():
+    only ASCII digits are read, and a date that cannot be read is no Retry-After at all.
+    """
+    value = response.headers.get("Retry-After", "").strip()
+    if value.isascii() and value.isdigit():
+        seconds = int(value) if len(value) <= 10 else MAX_RETRY_AFTER_SECONDS
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:  # "-0000": UTC by RFC 5322
+            when = when.replace(tzinfo=UTC)
+        seconds = math.ceil((when - timezone.now()).total_seconds())
+    return min(seconds, MAX_RETRY_AFTER_SECONDS) if seconds > 0 else None
 
 
 def _oauth_error(status: int, code: str) -> TokenRequestError:
@@ -403,4 +431,9 @@ def _explain_rest_status(status: int, text: str) -> str:
         return "The token works, but there is no resource at this path (404)."
     if 200 <= status < 300:
         return "The token works: NetSuite answered this request."
+    if 300 <= status < 400:
+        return (
+            f"NetSuite answered with a redirect (HTTP {status}). nsconnect does not follow redirects, "
+            "so the token went nowhere else. Check the path and the Authentication URL."
+        )
     return f"NetSuite answered HTTP {status}."

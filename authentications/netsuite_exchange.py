@@ -17,7 +17,7 @@ import urllib3
 from django.conf import settings
 from django.views.decorators.debug import sensitive_variables
 
-from authentications.netsuite_session import Deadline, http_session, reads_under
+from authentications.netsuite_session import Deadline, NonPublicAddressError, http_session, reads_under
 from authentications.token_urls import DEFAULT_PORTS, URL_EXAMPLE, Endpoint, ProtocolValueError
 
 # A token answer is a few KB; anything far larger is not NetSuite.
@@ -186,6 +186,9 @@ def _failure_before_answer(error: BaseException, host: str, deadline: Deadline) 
     """A failure while connecting, sending, or waiting for the status line and headers."""
     connect_timeout = settings.NSCONNECT_HTTP_CONNECT_TIMEOUT
     read_timeout = settings.NSCONNECT_HTTP_READ_TIMEOUT
+    for cause in _causes(error):
+        if isinstance(cause, NonPublicAddressError):  # refused before connecting: nothing was sent
+            return TokenRequestError("bad_url", str(cause))
     if deadline.passed():
         return _deadline_failure(host)
     if isinstance(error, requests.ConnectTimeout):
@@ -221,7 +224,14 @@ def _failure_before_answer(error: BaseException, host: str, deadline: Deadline) 
             f"Could not connect to {host}: the name does not resolve. Check the Authentication URL and "
             "this server's DNS.",
         )
-    if _caused_by(error, urllib3.exceptions.NewConnectionError, ConnectionRefusedError):
+    if _caused_by(error, ConnectionRefusedError):
+        return TokenRequestError(
+            "connection",
+            f"Could not connect to {host}: the connection was refused (nothing accepts connections "
+            "at that address and port, or a firewall refuses them), so nothing was sent. Check the "
+            "Authentication URL and that this server can reach NetSuite.",
+        )
+    if _caused_by(error, urllib3.exceptions.NewConnectionError):
         return TokenRequestError(
             "connection",
             f"Could not connect to {host}: check the Authentication URL and that this server can reach "

@@ -1,6 +1,7 @@
 """The HTTP session every call to NetSuite uses: one keep-alive session per thread, with no proxy,
 netrc credentials or cookies, whose socket reads are cut to what is left of the deadline of the
-exchange running on that thread.
+exchange running on that thread, and whose connections go only to public addresses unless their
+origin is in NSCONNECT_TOKEN_URL_ALLOWLIST.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import http.client
 import http.cookiejar
 import io
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +22,11 @@ import requests
 import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util.connection import allowed_gai_family
+from urllib3.util.timeout import _DEFAULT_TIMEOUT
+
+from authentications.addresses import why_not_public
+from authentications.token_urls import DEFAULT_PORTS, allowlisted_origins
 
 
 @dataclass
@@ -91,12 +98,92 @@ class _DeadlineResponse(http.client.HTTPResponse):
             self.fp = io.BufferedReader(_DeadlineReader(raw, sock, deadline))
 
 
+class NonPublicAddressError(urllib3.exceptions.HTTPError):
+    """A host that resolves to a loopback, private, link-local, metadata or other non-public
+    address, refused before any connection was made. Not an OSError, so that neither urllib3
+    nor requests retries it or words it as a failure to connect."""
+
+    def __init__(self, *, scheme: str, host: str, port: int, address: str, kind: str) -> None:
+        default = DEFAULT_PORTS.get(scheme) == port
+        self.origin = f"{scheme}://{_as_written(host)}" + ("" if default else f":{port}")
+        self.host, self.address, self.kind = host, address, kind
+        what = f"{host} is" if host == address else f"{host} resolves to {address},"
+        super().__init__(
+            f"{what} {kind}, not a public address, so nsconnect did not connect and sent nothing. "
+            "NetSuite's hosts resolve to public addresses only: check the Authentication URL and "
+            f"this server's DNS. If {self.origin} is a test or sandbox server you trust, add that "
+            "origin to NSCONNECT_TOKEN_URL_ALLOWLIST."
+        )
+
+
+def _as_written(host: str) -> str:
+    # urllib3 holds an IPv6 host without its brackets; URLs and the allowlist write them.
+    return f"[{host}]" if ":" in host else host
+
+
+def _allowlisted(scheme: str, host: str, port: int) -> bool:
+    return (scheme, _as_written(host).lower(), port) in allowlisted_origins()
+
+
+def connect_checked(conn: urllib3.connection.HTTPConnection, scheme: str) -> socket.socket:
+    """Open `conn`'s socket as urllib3 would, but resolve its host once and connect only to the
+    addresses of that one answer, each checked first: public, or the origin allowlisted.
+    Resolving again to connect (as socket.create_connection does) would let a DNS answer that
+    changed in between (rebinding) lead to an address that was never checked.
+
+    One non-public address refuses the whole answer rather than being skipped: NetSuite's names
+    never resolve to one, so such an answer is a misconfiguration or an attack, and a refusal
+    that says so beats a connection that works or not depending on which address comes first.
+    """
+    host, port = conn.host, conn.port
+    try:
+        answer = socket.getaddrinfo(host, port, allowed_gai_family(), socket.SOCK_STREAM)
+    except socket.gaierror as error:
+        raise urllib3.exceptions.NameResolutionError(host, conn, error) from error
+    addresses = [str(sockaddr[0]) for *_, sockaddr in answer]
+    refused = [(address, kind) for address in addresses if (kind := why_not_public(address))]
+    if refused and not _allowlisted(scheme, host, port):
+        address, kind = refused[0]
+        raise NonPublicAddressError(scheme=scheme, host=host, port=port, address=address, kind=kind)
+    last_error: OSError | None = None
+    for family, type_, proto, _, sockaddr in answer:
+        sock = socket.socket(family, type_, proto)
+        try:
+            for option in conn.socket_options or ():
+                sock.setsockopt(*option)
+            if conn.timeout is not _DEFAULT_TIMEOUT:
+                sock.settimeout(conn.timeout)
+            if conn.source_address:
+                sock.bind(conn.source_address)
+            sock.connect(sockaddr)
+        except OSError as failed:
+            sock.close()
+            last_error = failed
+            continue
+        sys.audit("http.client.connect", conn, host, port)
+        return sock
+    # As urllib3's own _new_conn words them, so netsuite_exchange explains them as before.
+    if isinstance(last_error, TimeoutError):
+        raise urllib3.exceptions.ConnectTimeoutError(
+            conn, f"Connection to {host} timed out. (connect timeout={conn.timeout})"
+        ) from last_error
+    raise urllib3.exceptions.NewConnectionError(
+        conn, f"Failed to establish a new connection: {last_error or 'the name resolved to no address'}"
+    ) from last_error
+
+
 class _HTTPConnection(urllib3.connection.HTTPConnection):
     response_class = _DeadlineResponse
+
+    def _new_conn(self) -> socket.socket:
+        return connect_checked(self, "http")
 
 
 class _HTTPSConnection(urllib3.connection.HTTPSConnection):
     response_class = _DeadlineResponse
+
+    def _new_conn(self) -> socket.socket:
+        return connect_checked(self, "https")
 
 
 class _HTTPPool(HTTPConnectionPool):

@@ -1,30 +1,42 @@
 """A fake NetSuite OAuth 2.0 client-credentials token endpoint on a real local server.
 
 It verifies client assertions with jwcrypto (the product signs with PyJWT) by the rules
-of NETSUITE.md sections 1-3, scripts failures for the product's tests, and runs by hand
-as a sandbox with no NetSuite account: ``python -m tests.fake_netsuite --help``.
+of NETSUITE.md sections 1-3, scripts failures for the product's tests, serves HTTPS with a
+certificate of its own when asked (FakeNetSuite(tls=True): trusted only by a client told to
+trust certificate_file), and runs by hand as a sandbox with no NetSuite account:
+``python -m tests.fake_netsuite --help``.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import gzip
+import ipaddress
 import json
 import os
 import re
 import secrets
 import select
 import socket
+import ssl
 import struct
+import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Self
 from urllib.parse import parse_qs
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 from jwcrypto import jwk, jws
 
 TOKEN_PATH = "/services/rest/auth/oauth2/v1/token"  # noqa: S105 - a URL path
@@ -42,6 +54,12 @@ ALG_KEYS: dict[str, tuple[str, str | None]] = {f"PS{bits}": ("RSA", None) for bi
 ALG_KEYS |= {"ES256": ("EC", "P-256"), "ES384": ("EC", "P-384"), "ES512": ("EC", "P-521")}
 MAX_BODY = 1 << 20
 HUGE_SIZE = 5 * 1024 * 1024
+# "huge_stream" promises and streams this much, a chunk at a time: never held in memory.
+HUGE_STREAM_SIZE = 100 * 1024 * 1024
+STREAM_CHUNK = 64 * 1024
+# "gzip_bomb": this many gzip members of 1 MiB each, about 1 KB each on the wire, so the whole
+# answer (about 62 KB) stays under a 64 KB cap on wire bytes and is 60 MiB once decoded.
+GZIP_BOMB_MEMBERS = 60
 TIMEOUT_SLEEP = 3.0
 JSON, HTML = "application/json", "text/html; charset=utf-8"
 
@@ -71,7 +89,10 @@ _SCRIPTED: dict[str, _Canned] = {
     "bad_gateway": _html(502, "502 Bad Gateway"),
     "service_unavailable": _html(503, "503 Service Unavailable"),
     "gateway_timeout": _html(504, "504 Gateway Timeout"),
-    "rate_limited": _oauth(429, "rate_limited", {"Retry-After": "120"}),
+    "rate_limited": _oauth(429, "rate_limited"),  # with Retry-After: retry_after (120 s)
+    "rate_limited_no_retry_after": _oauth(429, "rate_limited"),
+    "internal_error_json": (500, JSON, _json({"title": "Internal Server Error", "status": 500}), {}, None),
+    "internal_error_html": _html(500, "500 Internal Server Error"),
     "not_json": (200, HTML, b"<html><body>Maintenance</body></html>", {}, None),
     "no_token": (200, JSON, b'{"token_type": "Bearer", "expires_in": 3600}', {}, None),
     "redirect": (302, HTML, b"", {"Location": "http://127.0.0.1:9/elsewhere"}, None),
@@ -83,7 +104,9 @@ _SCRIPTED: dict[str, _Canned] = {
 TRANSPORT_FAULTS = frozenset(
     {"truncated", "reset_mid_body", "trickle", "trickle_headers", "never_ends", "bad_gzip"}
 )
-FAILURE_KINDS = frozenset(_SCRIPTED) | {"timeout", "huge"} | TRANSPORT_FAULTS
+# "huge" sends 5 MB at once; "huge_stream" streams HUGE_STREAM_SIZE, counting in streamed_bytes
+# what the client let through; "gzip_bomb" sends GZIP_BOMB_MEMBERS MiB compressed into ~62 KB.
+FAILURE_KINDS = frozenset(_SCRIPTED) | {"timeout", "huge", "huge_stream", "gzip_bomb"} | TRANSPORT_FAULTS
 # Where fail_next(on=...) applies: the token endpoint takes every kind, the others the faults.
 FAULT_PLACES = ("token", "record", "certificates")
 CUT_AFTER = 21
@@ -146,9 +169,53 @@ class _Server(ThreadingHTTPServer):
         self.fake = fake
 
 
+_Raw = tuple[int, str, bytes, dict[str, str]]  # status, content type, body, extra headers
+
+
+@cache
+def _gzip_member() -> bytes:
+    # 1 MiB of one letter compresses to about 1 KB: the ratio deflate allows at most.
+    return gzip.compress(b"a" * (1 << 20), compresslevel=9)
+
+
+def _self_signed(host: str, folder: str) -> tuple[str, str]:
+    """A certificate for `host` signed by its own key, as files in `folder`: (cert, key)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    try:
+        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
+    except ValueError:
+        alt = x509.DNSName(host)
+    now = dt.datetime.now(dt.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = f"{folder}/cert.pem", f"{folder}/key.pem"
+    Path(cert_file).write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    Path(key_file).write_bytes(key_pem)
+    return cert_file, key_file
+
+
 class FakeNetSuite:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, tls: bool = False) -> None:
         self._host, self._port = host, port
+        # tls=True: HTTPS with a self-signed certificate (made at start, in a temporary folder):
+        # untrusted unless the client is told to trust certificate_file.
+        self._tls = tls
+        self._tls_folder: tempfile.TemporaryDirectory[str] | None = None
+        self._certificate_file = ""
         self._lock = threading.Lock()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -156,12 +223,20 @@ class FakeNetSuite:
         self._mappings: dict[str, _Mapping] = {}
         self._revoked: set[str] = set()
         self._failures: deque[str] = deque()
-        self._faults: dict[str, deque[str]] = {"record": deque(), "certificates": deque()}
+        # What breaks the next answers of the REST record service and the certificate endpoint:
+        # a TRANSPORT_FAULTS kind, or an answer given as is (answer_next).
+        self._faults: dict[str, deque[str | _Raw]] = {"record": deque(), "certificates": deque()}
         self._stopping = threading.Event()
         self._echo = False
         self.delay: float = 0
         # "trickle" and "trickle_headers" send one byte per this many seconds.
         self.trickle_seconds: float = 1.0
+        # The Retry-After header of "rate_limited": seconds or an HTTP date.
+        self.retry_after: str = "120"
+        # "huge_stream": how many body bytes the client let through before it hung up, and set
+        # once the stream is over (sent whole, or cut off by the client).
+        self.streamed_bytes = 0
+        self.stream_finished = threading.Event()
         self.expires_in: str | int = "3600"
         self.token_type: str = "Bearer"  # noqa: S105 - a token type, not a secret
         # True sets a routing cookie on every answer, as NetSuite does.
@@ -176,15 +251,18 @@ class FakeNetSuite:
         self._certificates: dict[str, dict[str, Any]] = {}
         self._certificate_answers: deque[tuple[int, str, bytes]] = deque()
         # Raw answers of the token endpoint, scripted by answer_token_next: hostile bodies.
-        self._token_answers: deque[tuple[int, str, bytes]] = deque()
+        self._token_answers: deque[_Raw] = deque()
 
     def start(self) -> Self:
         if self._server is None:
             self._stopping.clear()
             self._server = _Server((self._host, self._port), self)
+            if self._tls:
+                self._server.socket = self._tls_context().wrap_socket(self._server.socket, server_side=True)
             self._address = (self._host, self._server.server_address[1])
+            # A short poll interval: stop() waits for it, and tests start and stop fakes often.
             self._thread = threading.Thread(
-                target=self._server.serve_forever, name="fake-netsuite", daemon=True
+                target=self._server.serve_forever, args=(0.05,), name="fake-netsuite", daemon=True
             )
             self._thread.start()
         return self
@@ -198,6 +276,23 @@ class FakeNetSuite:
             server.server_close()
         if thread is not None:
             thread.join(timeout=5)
+        if self._tls_folder is not None:
+            self._tls_folder.cleanup()
+            self._tls_folder, self._certificate_file = None, ""
+
+    def _tls_context(self) -> ssl.SSLContext:
+        self._tls_folder = tempfile.TemporaryDirectory(prefix="fake-netsuite-tls-")
+        self._certificate_file, key_file = _self_signed(self._host, self._tls_folder.name)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self._certificate_file, key_file)
+        return context
+
+    @property
+    def certificate_file(self) -> str:
+        """The PEM file of this fake's own certificate (tls=True, started): what a client must trust."""
+        if not self._certificate_file:
+            raise RuntimeError("FakeNetSuite serves HTTPS only with tls=True, once started")
+        return self._certificate_file
 
     def __enter__(self) -> Self:
         return self.start()
@@ -209,7 +304,8 @@ class FakeNetSuite:
     def origin(self) -> str:
         if self._address is None:
             raise RuntimeError("FakeNetSuite is not started: call start() first")
-        return f"http://{self._address[0]}:{self._address[1]}"
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://{self._address[0]}:{self._address[1]}"
 
     @property
     def token_url(self) -> str:
@@ -243,12 +339,29 @@ class FakeNetSuite:
         with self._lock:
             self._certificate_answers.append((status, ctype, raw))
 
-    def answer_token_next(self, status: int, body: bytes | object, ctype: str = JSON) -> None:
+    def answer_token_next(
+        self, status: int, body: bytes | object, ctype: str = JSON, headers: dict[str, str] | None = None
+    ) -> None:
         """Script the next answer of the token endpoint as it is (after the assertion is judged
         and recorded): a body no real NetSuite sends, such as a token with a line break in it."""
-        raw = body if isinstance(body, bytes) else _json(body)
+        self.answer_next(status, body, ctype, headers, on="token")
+
+    def answer_next(
+        self,
+        status: int,
+        body: bytes | object,
+        ctype: str = JSON,
+        headers: dict[str, str] | None = None,
+        *,
+        on: str = "token",
+    ) -> None:
+        """Answer the next request at `on` (see FAULT_PLACES) exactly so, whatever it asks: a
+        redirect elsewhere, say. The token endpoint still judges and records the assertion first."""
+        if on not in FAULT_PLACES:
+            raise ValueError(f"unknown place {on!r}; one of {FAULT_PLACES}")
+        raw = (status, ctype, body if isinstance(body, bytes) else _json(body), dict(headers or {}))
         with self._lock:
-            self._token_answers.append((status, ctype, raw))
+            (self._token_answers if on == "token" else self._faults[on]).append(raw)
 
     def fail_next(self, kind: str, times: int = 1, *, on: str = "token") -> None:
         """Script the next answers of the token endpoint (on="token"), or break the next answers of
@@ -273,6 +386,9 @@ class FakeNetSuite:
                 faults.clear()
             self.delay = 0
             self.trickle_seconds = 1.0
+            self.retry_after = "120"
+            self.streamed_bytes = 0
+            self.stream_finished.clear()
             self.role_can_use_tokens = True
             self.set_cookie = False
 
@@ -311,7 +427,7 @@ class FakeNetSuite:
             rules = f" (the rules alone would say: {rec.reason})" if rec.reason else ""
             rec.status, rec.reason = raw[0], f"scripted answer{rules}"
             self._record(rec)
-            self._send(h, raw[0], raw[1], raw[2])
+            self._send(h, *raw)
         elif kind is not None:
             self._answer_scripted(h, rec, kind)
         elif rec.error is not None:
@@ -328,11 +444,16 @@ class FakeNetSuite:
             self._send(h, 200, JSON, body)
 
     def _fault(self, h: _Handler, rec: RecordedRequest, place: str, body: bytes) -> bool:
-        """Break this answer if a fault is scripted for `place`; True when it was."""
+        """Break this answer if a fault (or an answer) is scripted for `place`; True when it was."""
         with self._lock:
             kind = self._faults[place].popleft() if self._faults[place] else None
         if kind is None:
             return False
+        if isinstance(kind, tuple):
+            rec.status, rec.reason = kind[0], "scripted answer"
+            self._record(rec)
+            self._send(h, *kind)
+            return True
         rec.status, rec.reason = 200, f"scripted fault {kind!r}"
         self._record(rec)
         self._misbehave(h, kind, body)
@@ -442,6 +563,8 @@ class FakeNetSuite:
         rec.reason = f"scripted failure {kind!r}{rules}"
         if kind in _SCRIPTED:
             status, ctype, body, extra, rec.error = _SCRIPTED[kind]
+            if kind == "rate_limited":
+                extra = {"Retry-After": self.retry_after}
             rec.status = status
             self._record(rec)
             self._send(h, status, ctype, body, extra)
@@ -453,10 +576,38 @@ class FakeNetSuite:
         elif kind == "timeout":
             time.sleep(TIMEOUT_SLEEP)
             self._send(h, 200, JSON, self._token_body()[1])
+        elif kind == "huge_stream":
+            self._stream_huge(h)
+        elif kind == "gzip_bomb":
+            h.close_connection = True
+            bomb = _gzip_member() * GZIP_BOMB_MEMBERS
+            self._send(h, 200, JSON, bomb, {"Content-Encoding": "gzip"})
         else:  # "huge"
             head = b'{"expires_in": "3600", "token_type": "Bearer", "access_token": "'
             pad = HUGE_SIZE - len(head) - 2
             self._send(h, 200, JSON, head + b"a" * pad + b'"}')
+
+    def _stream_huge(self, h: _Handler) -> None:
+        """Promise and stream HUGE_STREAM_SIZE bytes of a token answer that never closes its
+        string, one reused chunk at a time, until sent or the client hangs up."""
+        h.close_connection = True
+        head = b'{"expires_in": "3600", "token_type": "Bearer", "access_token": "'
+        chunk = memoryview(b"a" * STREAM_CHUNK)
+        sent = 0
+        try:
+            promise = f"Content-Type: {JSON}\r\nContent-Length: {HUGE_STREAM_SIZE}\r\n\r\n"
+            h.wfile.write(b"HTTP/1.1 200 OK\r\n" + promise.encode() + head)
+            sent = len(head)
+            while sent < HUGE_STREAM_SIZE and not self._stopping.is_set():
+                piece = chunk[: HUGE_STREAM_SIZE - sent]
+                h.wfile.write(piece)
+                sent += len(piece)
+        except OSError:
+            pass  # the client hung up: what a client with a size cap does
+        finally:
+            with self._lock:
+                self.streamed_bytes += sent
+            self.stream_finished.set()
 
     def _misbehave(self, h: _Handler, kind: str, body: bytes) -> None:
         """Answer 200 with `body`, broken on the wire the way TRANSPORT_FAULTS says."""

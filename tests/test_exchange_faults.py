@@ -6,12 +6,6 @@ Against the real fake NetSuite, broken on purpose (tests/fake_netsuite.py TRANSP
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
-import socket
-import ssl
-import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -19,14 +13,9 @@ from typing import Any
 import pytest
 import requests
 import urllib3
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from django.utils import timezone
 
 from authentications import netsuite, netsuite_session
-from tests import keyfactory
 from tests.conftest import token_request_error
 from tests.fake_netsuite import FakeNetSuite
 
@@ -206,47 +195,15 @@ def test_a_trickling_certificate_answer_fails_at_the_total_deadline(
 @pytest.fixture
 def tls_fake_netsuite(settings: Any, monkeypatch: Any) -> Iterator[FakeNetSuite]:
     """A second fake NetSuite serving HTTPS with a certificate for 127.0.0.1 that the session trusts."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.IPv4Address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    with tempfile.TemporaryDirectory() as folder:
-        cert_file, key_file = f"{folder}/cert.pem", f"{folder}/key.pem"
-        with open(cert_file, "wb") as out:
-            out.write(certificate.public_bytes(serialization.Encoding.PEM))
-        with open(key_file, "w") as out:
-            out.write(keyfactory.private_pem(key))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert_file, key_file)
-        with FakeNetSuite() as fake:
-            assert fake._server is not None
-            fake._server.socket = context.wrap_socket(fake._server.socket, server_side=True)
-            origin = fake.origin.replace("http://", "https://")
-            settings.NSCONNECT_TOKEN_URL_ALLOWLIST = [origin]
-            monkeypatch.setattr(netsuite_session.http_session(), "verify", cert_file)
-            yield fake
-
-
-def https_token_url(fake: FakeNetSuite) -> str:
-    return fake.token_url.replace("http://", "https://")
+    with FakeNetSuite(tls=True) as fake:
+        settings.NSCONNECT_TOKEN_URL_ALLOWLIST = [fake.origin]
+        monkeypatch.setattr(netsuite_session.http_session(), "verify", fake.certificate_file)
+        yield fake
 
 
 def test_an_answer_over_tls_is_read_through_the_deadline(tls_fake_netsuite):
     answer = netsuite.send_test_request(
-        token_url=https_token_url(tls_fake_netsuite), access_token="not-issued", path=""
+        token_url=tls_fake_netsuite.token_url, access_token="not-issued", path=""
     )
     assert answer.status == 401 and "INVALID_LOGIN" in "".join(answer.first_lines)
 
@@ -258,14 +215,14 @@ def test_a_trickling_answer_over_tls_fails_at_the_total_deadline(tls_fake_netsui
     tls_fake_netsuite.fail_next("trickle", on="record")
     started = time.monotonic()
     with pytest.raises(netsuite.TokenRequestError, match="still answering after 1.5 seconds"):
-        netsuite.send_test_request(token_url=https_token_url(tls_fake_netsuite), access_token="t", path="")
+        netsuite.send_test_request(token_url=tls_fake_netsuite.token_url, access_token="t", path="")
     assert time.monotonic() - started < 2.5
 
 
 def test_a_truncated_answer_over_tls_is_explained(tls_fake_netsuite):
     tls_fake_netsuite.fail_next("truncated", on="record")
     with pytest.raises(netsuite.TokenRequestError, match="was cut off") as raised:
-        netsuite.send_test_request(token_url=https_token_url(tls_fake_netsuite), access_token="t", path="")
+        netsuite.send_test_request(token_url=tls_fake_netsuite.token_url, access_token="t", path="")
     assert raised.value.kind == "interrupted"
 
 
@@ -274,39 +231,9 @@ def test_a_truncated_answer_over_tls_is_explained(tls_fake_netsuite):
 
 @pytest.fixture
 def untrusted_tls_server() -> Iterator[str]:
-    """An HTTPS server on 127.0.0.1 with a self-signed certificate nobody trusts: its origin."""
-    key = keyfactory.private_key("p256")
-    with tempfile.TemporaryDirectory() as folder:
-        cert_file, key_file = f"{folder}/cert.pem", f"{folder}/key.pem"
-        with open(cert_file, "w") as out:
-            out.write(keyfactory.certificate_pem(key))
-        with open(key_file, "w") as out:
-            out.write(keyfactory.private_pem(key))
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert_file, key_file)
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def serve() -> None:
-        listener.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                conn, _ = listener.accept()
-            except TimeoutError:
-                continue
-            conn.settimeout(2)
-            try:
-                with context.wrap_socket(conn, server_side=True):
-                    pass
-            except (OSError, ssl.SSLError):
-                pass  # the client refused our certificate: what the test wants
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    yield f"https://127.0.0.1:{listener.getsockname()[1]}"
-    stop.set()
-    thread.join(timeout=2)
-    listener.close()
+    """The fake NetSuite over HTTPS with a self-signed certificate nobody trusts: its origin."""
+    with FakeNetSuite(tls=True) as fake:
+        yield fake.origin
 
 
 def test_an_untrusted_tls_certificate_is_named(credentials, settings, untrusted_tls_server):

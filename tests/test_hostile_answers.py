@@ -7,7 +7,11 @@ Against the real fake NetSuite (tests/fake_netsuite.py), scripted to answer so.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
+
 import pytest
+import time_machine
 from django.utils import timezone
 
 from authentications import netsuite
@@ -73,14 +77,26 @@ def test_it_refuses_a_token_said_to_live_less_than_a_minute(credentials, fake_ne
     assert "less than a minute" in error.message
 
 
-@pytest.mark.parametrize("expires_in", ["0", -5, "soon"])
-def test_it_still_refuses_an_expires_in_that_is_not_a_positive_number(credentials, fake_netsuite, expires_in):
+@pytest.mark.parametrize("expires_in", ["soon", None, 3600.5, "9" * 5000])
+def test_it_still_refuses_an_expires_in_that_is_not_a_number(credentials, fake_netsuite, expires_in):
     fake_netsuite.expires_in = expires_in
 
     error = token_request_error(credentials)
 
     assert error.kind == "bad_response"
     assert "not a number of seconds" in error.message
+
+
+@pytest.mark.parametrize("expires_in", ["0", -5, "-99999999999999999999"])
+def test_it_refuses_a_token_said_to_live_zero_seconds_or_less(credentials, fake_netsuite, expires_in):
+    """GIVEN expires_in zero or negative WHEN a token is requested THEN the refusal says the
+    token would be expired on arrival (not that the number is no number)."""
+    fake_netsuite.expires_in = expires_in
+
+    error = token_request_error(credentials)
+
+    assert error.kind == "bad_response"
+    assert "zero seconds or less (a negative expires_in): it would be expired on arrival" in error.message
 
 
 @pytest.mark.parametrize("htmx", [True, False], ids=["htmx", "plain"])
@@ -236,3 +252,68 @@ def test_a_token_with_a_header_in_it_is_never_stored(
     assert "no NetSuite token has and no HTTP header may carry" in page
     assert "X-Injected" not in page
     assert AccessToken.objects.count() == 0
+
+
+# --- Retry-After -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "retry_after",
+    ["\u00b2", "\u00b9\u00b2\u00b3", "soon", "Mon, 99 Foo 99999 99:99:99 GMT", "-5", "0", ""],
+    ids=[
+        "superscript-two",
+        "superscripts",
+        "word",
+        "broken-date",
+        "negative",
+        "zero",
+        "empty",
+    ],
+)
+def test_a_retry_after_that_means_nothing_is_no_retry_after(credentials, fake_netsuite, retry_after):
+    """GIVEN a 429 whose Retry-After is no number of seconds nor a date in the future (headers
+    arrive as Latin-1, where "\u00b2" passes str.isdigit() and then fails int())
+    WHEN a token is requested THEN it is a rate limit without a wait, not an unexpected error."""
+    fake_netsuite.retry_after = retry_after
+    fake_netsuite.fail_next("rate_limited")
+
+    error = token_request_error(credentials)
+
+    assert (error.kind, error.retry_after) == ("rate_limited", None)
+    assert error.message == "NetSuite is limiting requests (HTTP 429). Try again in a few minutes."
+
+
+@pytest.mark.parametrize(
+    ("retry_after", "seconds"),
+    [
+        ("300", 300),
+        ("0300", 300),
+        ("99999999999", netsuite.MAX_RETRY_AFTER_SECONDS),
+        # past int()'s 4300 digits: read as "very long", not as an unexpected error
+        ("9" * 5000, netsuite.MAX_RETRY_AFTER_SECONDS),
+    ],
+    ids=["seconds", "leading-zero", "eleven-digits", "5000-digits"],
+)
+def test_a_retry_after_in_seconds_is_read_and_capped_at_a_day(
+    credentials, fake_netsuite, retry_after, seconds
+):
+    fake_netsuite.retry_after = retry_after
+    fake_netsuite.fail_next("rate_limited")
+
+    error = token_request_error(credentials)
+
+    assert error.retry_after == seconds
+    assert f"Retry after {seconds} seconds." in error.message
+
+
+def test_a_retry_after_given_as_a_date_is_the_seconds_until_then(credentials, fake_netsuite):
+    """GIVEN a 429 with Retry-After as an HTTP date (RFC 9110 allows it) ten minutes ahead
+    WHEN a token is requested THEN it is read as the ten minutes until then."""
+    in_ten_minutes = timezone.now().replace(microsecond=0) + dt.timedelta(minutes=10)
+    fake_netsuite.retry_after = email.utils.format_datetime(in_ten_minutes, usegmt=True)
+    fake_netsuite.fail_next("rate_limited")
+
+    with time_machine.travel(in_ten_minutes - dt.timedelta(minutes=10), tick=False):
+        error = token_request_error(credentials)
+
+    assert error.retry_after == 600
