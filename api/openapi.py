@@ -38,7 +38,10 @@ def document() -> dict[str, Any]:
     no_store = {"description": "Always `no-store`.", "schema": {"type": "string", "const": "no-store"}}
     token_responses = {
         "200": {
-            "description": "A token valid for at least another minute.",
+            "description": (
+                "A token valid for at least another minute, or at least 10 seconds while another "
+                "request is renewing it (`expires_in` says which)."
+            ),
             "headers": {"Cache-Control": no_store},
             "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Token"}}},
         },
@@ -87,7 +90,8 @@ def document() -> dict[str, Any]:
                     "summary": "The current access token of an HTTP authentication",
                     "description": (
                         "Returns the current token, renewed first (once, however many callers ask "
-                        "together) when it has less than a minute left."
+                        "together) when it has less than a minute left; while another request is already "
+                        "renewing it, a token with at least 10 seconds left is returned at once."
                     ),
                     "parameters": [
                         {

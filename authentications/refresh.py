@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 POLL_SECONDS = 0.1
 # Beyond the exchange's own deadline: loading the key, signing, storing the token.
 LEASE_MARGIN_SECONDS = 10
+# While another caller holds the lease, a consumer is served a token with this many seconds
+# left rather than made to wait: the holder may have died, and its lease outlives it.
+STILL_VALID_SECONDS = 10
 
 
 DISABLED = "This authentication is disabled: enable it on the edit page to retrieve tokens."
@@ -40,6 +43,10 @@ DISABLED = "This authentication is disabled: enable it on the edit page to retri
 
 class TokenUnavailable(Exception):
     """No token can be had now; the message says why, in words for an API consumer."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database failed a scheduled refresh before it finished; the task tries again."""
 
 
 def lease_duration() -> timedelta:
@@ -94,18 +101,22 @@ def token_get(
     min_seconds_left: int = 60,
     fresh: bool = False,
     ip_address: str | None = None,
+    busy_min_seconds_left: int | None = None,
 ) -> AccessToken:
     """A token valid for at least min_seconds_left, from NetSuite only if there is none.
 
     fresh=True (the Retrieve button) wants a token obtained after the call began.
     A caller that waited while another one failed gets that failure, not a second
-    request to NetSuite. A disabled authentication is refused before anything is asked
-    or served: disabled means not refreshed and serving no tokens, whichever button asks.
+    request to NetSuite. With busy_min_seconds_left, a caller that finds the lease
+    held by another is served at once a token with that many seconds left, if there
+    is one, instead of waiting for the holder. A disabled authentication is refused
+    before anything is asked or served: disabled means not refreshed and serving no
+    tokens, whichever button asks.
     """
     try:
         if not authentication.enabled:
             raise netsuite.TokenRequestError("disabled", DISABLED)
-        return _token_get(authentication, actor, min_seconds_left, fresh, ip_address)
+        return _token_get(authentication, actor, min_seconds_left, fresh, ip_address, busy_min_seconds_left)
     except Exception as error:
         # A database that is locked, say: the caller gets a failure it can show, never a 500.
         raise tokens.failure_for(error) from None
@@ -117,6 +128,7 @@ def _token_get(
     min_seconds_left: int,
     fresh: bool,
     ip_address: str | None,
+    busy_min_seconds_left: int | None,
 ) -> AccessToken:
     pk = authentication.pk
     started = timezone.now()
@@ -146,6 +158,11 @@ def _token_get(
                 )
             finally:
                 lease_release(pk, owner)
+        if busy_min_seconds_left is not None:
+            # Another holds the lease, alive or dead: its lease may outlast the token we have.
+            token = _usable_token(pk, busy_min_seconds_left, timezone.now(), None)
+            if token is not None:
+                return token
         if time.monotonic() > deadline:
             raise netsuite.TokenRequestError(
                 "busy", "Another request for this token is taking too long. Try again in a minute."
@@ -194,7 +211,11 @@ def token_for_consumer(
         )
     try:
         return token_get(
-            authentication=authentication, actor=actor, min_seconds_left=60, ip_address=ip_address
+            authentication=authentication,
+            actor=actor,
+            min_seconds_left=60,
+            ip_address=ip_address,
+            busy_min_seconds_left=STILL_VALID_SECONDS,
         )
     except netsuite.TokenRequestError as error:
         raise TokenUnavailable(error.message) from None
@@ -234,7 +255,9 @@ def refresh_scheduled(authentication_id: int) -> str:
     """The scheduler's refresh of one authentication; safe to run twice. Returns what it did.
 
     Every failure is recorded by the attempt (status, back-off, audit, alert) and comes
-    back here as a short status, never as a traceback the worker logs each minute."""
+    back here as a short status, never as a traceback the worker logs each minute. A
+    database failure raises DatabaseUnavailable instead, so that the task tries again
+    soon: the database, not NetSuite, was in the way, and nothing was stored meanwhile."""
     margin = settings.NSCONNECT_REFRESH_MARGIN_SECONDS
     try:
         authentication = _due(timezone.now()).filter(pk=authentication_id).first()
@@ -242,7 +265,10 @@ def refresh_scheduled(authentication_id: int) -> str:
             return "not due"
         token = token_get(authentication=authentication, actor="scheduler", min_seconds_left=margin)
     except netsuite.TokenRequestError as error:
+        if error.kind == tokens.DATABASE_FAILURE:
+            raise DatabaseUnavailable(error.message) from None
         return f"failed: {error.kind}"
     except DatabaseError as error:
-        return f"failed: {tokens.failure_for(error, what='while looking for due tokens').kind}"
+        failure = tokens.failure_for(error, what="while looking for due tokens")
+        raise DatabaseUnavailable(failure.message) from None
     return f"valid until {token.expires_at.isoformat()}"

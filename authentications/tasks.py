@@ -6,9 +6,10 @@ from __future__ import annotations
 import smtplib
 
 from celery import Task, shared_task
+from django.db import DatabaseError
 
 from authentications import expiry, keypairs, retired_keys, tokens
-from authentications.refresh import authentications_due, refresh_scheduled
+from authentications.refresh import DatabaseUnavailable, authentications_due, refresh_scheduled
 
 # Just under the sweep's minute: a refresh still queued by then is enqueued again by
 # the next sweep, so older copies can go rather than pile up behind a slow NetSuite.
@@ -17,22 +18,51 @@ REFRESH_EXPIRES_SECONDS = 55
 # before the alert is given up and ALERT_FAILED is audited; the next failure tries again.
 ALERT_MAX_RETRIES = 5
 ALERT_FIRST_RETRY_SECONDS = 30
+# A database that refuses connections for a while (a restart, a failover) costs a sweep or
+# a refresh retries after 1, 2, 4, 8 and 16 s: about half a minute, inside the task's expiry.
+# Longer than that, and the next sweep starts again.
+DATABASE_MAX_RETRIES = 5
+DATABASE_FIRST_RETRY_SECONDS = 1
+
+
+def retry_soon(task: Task) -> str:
+    """Send the task again after its back-off, while retries are left; else say it failed.
+
+    Called directly (not by a worker), nothing could run it again: it just fails."""
+    if task.request.called_directly or task.request.retries >= DATABASE_MAX_RETRIES:
+        return "failed: database"
+    # Not the database's own error, whose message the worker would log on every retry.
+    raise task.retry(
+        countdown=DATABASE_FIRST_RETRY_SECONDS * 2**task.request.retries,
+        exc=DatabaseUnavailable("the database could not be used"),
+    ) from None
 
 
 # Results are kept only where CELERY_RESULT_BACKEND is set; they hold no secret.
-@shared_task(ignore_result=False)
-def sweep_tokens() -> int:
-    """Enqueue one refresh per authentication whose token is due; return how many."""
-    due = authentications_due()
+@shared_task(bind=True, max_retries=DATABASE_MAX_RETRIES, ignore_result=False)
+def sweep_tokens(self: Task) -> int | str:
+    """Enqueue one refresh per authentication whose token is due; return how many (retried
+    soon when the database fails the query, "failed: database" once the retries are spent)."""
+    try:
+        due = authentications_due()
+    except DatabaseError as error:
+        tokens.failure_for(error, what="while looking for due tokens")  # logs it, without values
+        return retry_soon(self)
     for authentication_id in due:
         refresh_token.delay(authentication_id)
     return len(due)
 
 
-@shared_task(expires=REFRESH_EXPIRES_SECONDS, ignore_result=False)
-def refresh_token(authentication_id: int) -> str:
-    """Refresh one authentication's token if it is still due (single flight)."""
-    return refresh_scheduled(authentication_id)
+@shared_task(
+    bind=True, expires=REFRESH_EXPIRES_SECONDS, max_retries=DATABASE_MAX_RETRIES, ignore_result=False
+)
+def refresh_token(self: Task, authentication_id: int) -> str:
+    """Refresh one authentication's token if it is still due (single flight); retried soon
+    when the database failed it, since nothing was stored and NetSuite was not the problem."""
+    try:
+        return refresh_scheduled(authentication_id)
+    except DatabaseUnavailable:
+        return retry_soon(self)
 
 
 @shared_task(bind=True, max_retries=ALERT_MAX_RETRIES, ignore_result=False)

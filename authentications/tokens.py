@@ -54,6 +54,8 @@ STORED_VALUE_UNDECRYPTABLE = (
     "A stored secret (private key or token) cannot be decrypted with NSCONNECT_ENCRYPTION_KEYS: "
     "the key that encrypted it is no longer in that setting. Put it back (after the current key)."
 )
+# The kind of failure a database error becomes: the scheduler tries such a refresh again soon.
+DATABASE_FAILURE = "database"
 DATABASE_BUSY = (
     "The database did not answer in time (it may be locked by another process), so no token was "
     "retrieved or stored. Try again in a minute; if it persists, check the database server."
@@ -75,7 +77,7 @@ def failure_for(error: Exception, *, what: str = "while retrieving a token") -> 
         return netsuite.TokenRequestError("undecryptable", STORED_VALUE_UNDECRYPTABLE)
     if isinstance(error, DatabaseError):
         logger.warning("database error %s: %s", what, type(error).__name__)
-        return netsuite.TokenRequestError("database", DATABASE_BUSY)
+        return netsuite.TokenRequestError(DATABASE_FAILURE, DATABASE_BUSY)
     log_unexpected(what, error)
     return netsuite.TokenRequestError(
         "internal",
