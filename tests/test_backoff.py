@@ -97,13 +97,14 @@ def test_wrong_credentials_stop_retries_and_mail_at_once(
 
 
 def test_a_changed_record_is_tried_again(
-    alice_client, register, create_authentication, form_data, fake_netsuite
+    alice_client, alice, register, create_authentication, form_data, fake_netsuite
 ):
     registered = register("p256")
     authentication = create_authentication(registered)
     fake_netsuite.fail_next("invalid_scope")
     run_sweep_at(0, authentication.pk)
     with time_machine.travel(at(30), tick=False):
+        alice_client.force_login(alice)  # T0 is tomorrow: the session signed in now has expired
         alice_client.post(
             f"/authentications/{authentication.identifier}/edit/", form_data(registered, private_key="")
         )

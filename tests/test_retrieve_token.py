@@ -56,9 +56,10 @@ def test_it_retrieves_a_token_with_each_algorithm_before_saving(
     assert AccessToken.objects.count() == 0
 
 
-def test_the_assertion_follows_netsuite_exactly(alice_client, register, form_data, fake_netsuite):
+def test_the_assertion_follows_netsuite_exactly(alice_client, alice, register, form_data, fake_netsuite):
     registered = register("p256")
     with time_machine.travel(LATER, tick=False):
+        alice_client.force_login(alice)  # a day later the session signed in now has expired
         alice_client.post(NEW, {**form_data(registered), "retrieve_token": "1"})
     request = fake_netsuite.requests[-1]
     assert request.path == TOKEN_PATH
@@ -101,10 +102,11 @@ def test_retrieve_lists_what_to_fix_first(alice_client, register, form_data, fak
 
 
 def test_it_retrieves_and_stores_a_token_for_a_saved_record(
-    alice_client, register, create_authentication, fake_netsuite
+    alice_client, alice, register, create_authentication, fake_netsuite
 ):
     authentication = create_authentication(register("rsa3072"))
     with time_machine.travel(LATER, tick=False):
+        alice_client.force_login(alice)  # a day later the session signed in now has expired
         response = alice_client.post(retrieve_url(authentication), follow=True)
     page = response.content.decode()
     assert f"Access token retrieved, valid until {LATER:%Y-%m-%d} 10:30 UTC." in page
