@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.core.mail.message import sanitize_address
 from django.core.validators import validate_email
 
 from authentications import netsuite
@@ -78,7 +79,12 @@ def alert_recipients(value: str) -> str:
     for address in addresses:
         try:
             validate_email(address)
-        except forms.ValidationError:
+            # Mail sends the address as its To header writes it (the domain through IDNA), and
+            # some that pass the validator do not survive that: a zero-width space makes the
+            # codec fail, which stops the alert to everybody on the list; a full-width ":" or
+            # ";" becomes a plain one, and so no address. The written form must be an address too.
+            validate_email(sanitize_address(address, "utf-8"))
+        except (forms.ValidationError, ValueError):
             raise forms.ValidationError(f"{address} is not an email address.") from None
     return ", ".join(addresses)
 

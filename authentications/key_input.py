@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from io import BytesIO
+from typing import Any
 
 from django import forms
-from django.core.files.uploadedfile import UploadedFile
+from django.core.files.uploadedfile import InMemoryUploadedFile, UploadedFile
+from django.core.files.uploadhandler import FileUploadHandler, StopFutureHandlers
 from django.views.decorators.debug import sensitive_variables
 
 from authentications import keys
@@ -17,6 +20,37 @@ from authentications.models import NETSUITE_MAX_CERTIFICATE_DAYS
 MAX_PEM_CHARS = 16 * 1024
 # A private key is one key: the smaller cap bounds what a pasted key can make OpenSSL do.
 MAX_CHARS_FOR = {"private key": keys.MAX_PRIVATE_KEY_PEM_CHARS}
+
+
+class CappedUploadHandler(FileUploadHandler):
+    """Keeps the first MAX_PEM_CHARS + 1 bytes of an uploaded file in memory and only counts the
+    rest, so that read_pem refuses a huge file with its real size without it being written to
+    disk first (Django's own handlers spool anything over 2.5 MB to a temporary file). Every file
+    nsconnect takes is PEM text of a few KB. Installed by FILE_UPLOAD_HANDLERS."""
+
+    def new_file(self, *args: Any, **kwargs: Any) -> None:
+        super().new_file(*args, **kwargs)
+        self.kept = bytearray()
+        self.received = 0
+        raise StopFutureHandlers  # the only handler of this file
+
+    def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes | None:
+        self.received += len(raw_data)
+        room = MAX_PEM_CHARS + 1 - len(self.kept)
+        if room > 0:
+            self.kept += raw_data[:room]
+        return None  # consumed: no other handler gets the data
+
+    def file_complete(self, file_size: int) -> InMemoryUploadedFile:
+        return InMemoryUploadedFile(
+            file=BytesIO(bytes(self.kept)),
+            field_name=self.field_name,
+            name=self.file_name,
+            content_type=self.content_type,
+            size=self.received,  # what was sent, not what was kept: the size read_pem checks
+            charset=self.charset,
+            content_type_extra=self.content_type_extra,
+        )
 
 
 @sensitive_variables()

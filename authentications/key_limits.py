@@ -48,6 +48,8 @@ REFUSED_KEY_TYPES = {
     "1.3.101.113": "an Ed448 key",
 }
 
+MAX_OID_BYTES = 64
+
 _PBES2 = "1.2.840.113549.1.5.13"
 _PBKDF2 = "1.2.840.113549.1.5.12"
 _SCRYPT = "1.3.6.1.4.1.11591.4.11"
@@ -123,7 +125,9 @@ class _Der:
 
     def oid(self) -> str:
         content = self.read(0x06)
-        if not content or content[-1] & 0x80:
+        # Algorithm OIDs are a dozen bytes; a longer one would be named in the message, and
+        # one arc of thousands of bytes is a number Python refuses to print (a ValueError).
+        if not content or content[-1] & 0x80 or len(content) > MAX_OID_BYTES:
             raise DamagedKeyError
         arcs: list[int] = []
         value = 0
@@ -276,7 +280,7 @@ def _read_pbkdf2(parameters: _Der) -> Pbes2:
         raise DamagedKeyError
     if iterations > MAX_PBKDF2_ITERATIONS:
         raise KeyCostError(
-            f"This private key's passphrase is stretched with PBKDF2 over {iterations:,} rounds; "
+            f"This private key's passphrase is stretched with PBKDF2 over {_count(iterations)} rounds; "
             f"nsconnect opens keys of up to {MAX_PBKDF2_ITERATIONS:,} (OpenSSL makes 2,048), so that "
             f"no key can hold a web request for seconds. {HOW_TO_REENCRYPT}."
         )
@@ -292,13 +296,19 @@ def _read_scrypt(parameters: _Der) -> Pbes2:
     if n * r * p > MAX_SCRYPT_WORK or r > MAX_SCRYPT_R or p > MAX_SCRYPT_P:
         memory_mib = 128 * n * r // (1024 * 1024)
         raise KeyCostError(
-            f"This private key's passphrase is stretched with scrypt N={n:,}, r={r}, p={p} "
-            f"({memory_mib:,} MiB of memory); nsconnect opens keys of up to N×r×p = "
+            f"This private key's passphrase is stretched with scrypt N={_count(n)}, r={_count(r)}, "
+            f"p={_count(p)} ({_count(memory_mib)} MiB of memory); nsconnect opens keys of up to N×r×p = "
             f"{MAX_SCRYPT_WORK:,} with r ≤ {MAX_SCRYPT_R} and p ≤ {MAX_SCRYPT_P} (OpenSSL's -scrypt "
             f"makes N=16,384, r=8, p=1), so that no key can hold a web request for seconds. "
             f"{HOW_TO_REENCRYPT}."
         )
     return Pbes2(kdf="scrypt", salt=salt, scrypt_n=n, scrypt_r=r, scrypt_p=p)
+
+
+def _count(number: int) -> str:
+    """A number from a key for a message. No real key holds one past 64 bits, and Python refuses to
+    print one past 4,300 digits (a ValueError, not a message): those are said in words."""
+    return f"{number:,}" if number.bit_length() <= 64 else f"more than {2**64:,}"
 
 
 @sensitive_variables()

@@ -197,7 +197,7 @@ def _private_key_block(pem: str) -> _PemBlock:
         dek_info = headers["DEK-Info"]
     try:
         der = binascii.a2b_base64("".join("".join(lines).split()), strict_mode=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a character that is not ASCII (a typographic dash)
         raise KeyMaterialError(DAMAGED_KEY) from None
     return _PemBlock(label=label, der=der, dek_info=dek_info)
 

@@ -114,7 +114,9 @@ def parse_url(text: str, *, what: str = "The Authentication URL") -> Endpoint:
 
 def _host_and_port(authority: str, scheme: str, what: str) -> tuple[str, int]:
     if authority.startswith("["):
-        inner, _, after = authority[1:].partition("]")
+        inner, closed, after = authority[1:].partition("]")
+        if not closed:  # "[::1" would otherwise be read as [::1], which no HTTP library does
+            raise ProtocolValueError(f'{what} opens an IPv6 address with "[" but never closes it with "]".')
         try:
             address = ipaddress.IPv6Address(inner)
         except ValueError:
