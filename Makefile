@@ -25,10 +25,12 @@ node_modules/.package-lock.json: package.json package-lock.json
 var:
 	mkdir -p var && chmod 700 var
 
+# honcho is told to read no .env (--env /dev/null): its own reading let .env win over exported
+# variables. The settings read .env themselves and fill in only what the environment leaves unset.
 run: install .env var
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py ensure_admin
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile.dev start --port $(PORT)
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile.dev start --env /dev/null --port $(PORT)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -14,6 +14,7 @@ from cryptography.fernet import Fernet
 
 TEMPLATE = """\
 # Written by `make run` for this machine only. Never commit it.
+# A variable exported in the shell wins over the same one here (see .env.example for them all).
 DEBUG=true
 SECRET_KEY={secret_key}
 NSCONNECT_ENCRYPTION_KEYS={encryption_key}

@@ -11,6 +11,7 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import csp.constants
 import environ
 from cryptography.fernet import Fernet
 from django.core.exceptions import ImproperlyConfigured
@@ -36,6 +37,9 @@ if not SECRET_KEY_FROM_ENV and not DEBUG:
         "(python -c 'import secrets; print(secrets.token_urlsafe(50))')."
     )
 SECRET_KEY = env.str("SECRET_KEY", default="") or get_random_secret_key()
+# Earlier secret keys, still accepted for sessions, CSRF tokens and password-reset links while
+# SECRET_KEY is replaced (README, "Rotating the Django secret key"); nothing stored depends on them.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -50,6 +54,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "crispy_forms",
     "crispy_bootstrap5",
+    "csp",
     "axes",
     "authentications",
     "api",
@@ -58,7 +63,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # After WhiteNoise: static files need no policy; every page, error pages too, gets one.
+    "csp.middleware.CSPMiddleware",
+    # Django's SessionMiddleware, also moving a signed-in session's expiry on as it is used.
+    "nsconnect.idle_sessions.IdleSessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -200,13 +208,43 @@ STORAGES = {
 # A pasted 10 MB "key" must reach the form and get a message at its field,
 # not a bare 400 from Django's 2.5 MB default.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=16 * 1024 * 1024)
+# Every file nsconnect takes is PEM text of a few KB: keep at most 16 KiB of an upload in memory and
+# count the rest, so a huge file is refused at its field without being spooled to disk first.
+FILE_UPLOAD_HANDLERS = ["authentications.key_input.CappedUploadHandler"]
 
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+# HSTS is off until asked for: once a browser has seen it, that host is HTTPS-only there for
+# SECURE_HSTS_SECONDS, and preload (a promise to browser vendors) is slow to take back.
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 if env.bool("SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# A session ends after this many minutes without a request (each request starts the count
+# again: nsconnect/idle_sessions.py), and also when the browser closes if asked.
+NSCONNECT_SESSION_IDLE_MINUTES = env.int("NSCONNECT_SESSION_IDLE_MINUTES", default=8 * 60)
+SESSION_COOKIE_AGE = NSCONNECT_SESSION_IDLE_MINUTES * 60
+SESSION_EXPIRE_AT_BROWSER_CLOSE = env.bool("SESSION_EXPIRE_AT_BROWSER_CLOSE", default=False)
+
+# Content Security Policy (django-csp): scripts, styles and everything else only from our own
+# static files, never inline, so injected markup cannot run; no framing (clickjacking), no
+# plugins, no <base> to redirect relative URLs, forms post only to us. Bootstrap's CSS draws
+# its select arrows and check marks as data: images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.constants.SELF],
+        "script-src": [csp.constants.SELF],
+        "style-src": [csp.constants.SELF],
+        "img-src": [csp.constants.SELF, "data:"],
+        "object-src": [csp.constants.NONE],
+        "base-uri": [csp.constants.NONE],
+        "form-action": [csp.constants.SELF],
+        "frame-ancestors": [csp.constants.NONE],
+    },
+}
 
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
@@ -319,6 +357,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = int(2 * _http_seconds + 10 + 5)
 CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 10
 CELERY_TIMEZONE = "UTC"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A refresh caught by a broker outage finishes (its result is in the database, not the broker);
+# set explicitly because Celery 6 changes this default, and so 5.x does not warn at each loss.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # One beat (its own process, under `make run` too) sends these; `expires` stays under
 # each interval so runs missed while no worker was listening do not pile up.
 CELERY_BEAT_SCHEDULE = {

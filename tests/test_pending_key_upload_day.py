@@ -62,7 +62,7 @@ def test_the_step_asks_the_upload_day_prefilled_with_today_for_a_generated_key(
 
 
 def test_the_certificate_id_of_a_generated_key_records_the_day_it_was_uploaded(
-    kim_client, register, create_authentication
+    kim_client, kim, register, create_authentication
 ):
     """GIVEN a key pair generated three days ago for a rotation
     WHEN kim enters its Certificate ID with today's date, as the page suggests
@@ -70,9 +70,11 @@ def test_the_certificate_id_of_a_generated_key_records_the_day_it_was_uploaded(
     authentication = create_authentication(register("p256"))
     pending = generate_pending(kim_client, authentication)
     with time_machine.travel(timezone.now() + dt.timedelta(days=3)):
+        kim_client.force_login(kim)  # three idle days end any session: kim signs in again
         today = upload_day.today()
         response = save_certificate_id(kim_client, authentication, pending, uploaded_on=f"{today:%Y-%m-%d}")
     assert response.status_code == 302
+    assert "/login/" not in response["Location"]
     pending.refresh_from_db()
     assert pending.uploaded_at == dt.datetime.combine(today, dt.time.min, tzinfo=dt.UTC)
     assert pending.effective_expires_at == SigningKey.effective_expiry(

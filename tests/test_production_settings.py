@@ -115,6 +115,54 @@ def test_debug_may_start_without_secrets(tmp_path):
     assert process.returncode == 0, process.stderr
 
 
+# The production environment README documents, besides the secrets production_env gives.
+DOCUMENTED_PRODUCTION = {
+    "ALLOWED_HOSTS": "nsconnect.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://nsconnect.example.com",
+    "SECURE_PROXY_SSL_HEADER": "true",
+    "SECURE_SSL_REDIRECT": "true",
+    "SECURE_HSTS_SECONDS": "31536000",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS": "true",
+    "SECURE_HSTS_PRELOAD": "true",
+    "NSCONNECT_TRUSTED_PROXIES": "1",
+}
+
+
+def check_deploy(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return start([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"], env)
+
+
+def test_the_documented_production_environment_passes_check_deploy(tmp_path):
+    """GIVEN the production environment README documents WHEN `check --deploy --fail-level WARNING`
+    runs THEN it finds nothing."""
+    process = check_deploy(production_env(tmp_path, **DOCUMENTED_PRODUCTION))
+
+    assert process.returncode == 0, process.stderr
+    assert "System check identified no issues" in process.stdout
+
+
+@pytest.mark.parametrize(
+    ("turned_off", "warnings"),
+    [
+        ({"SECURE_HSTS_SECONDS": "0", "SECURE_SSL_REDIRECT": "false"}, ["security.W004", "security.W008"]),
+        # Django looks at these two only while HSTS is on.
+        (
+            {"SECURE_HSTS_INCLUDE_SUBDOMAINS": "false", "SECURE_HSTS_PRELOAD": "false"},
+            ["security.W005", "security.W021"],
+        ),
+    ],
+    ids=["hsts-and-redirect", "hsts-subdomains-and-preload"],
+)
+def test_check_deploy_fails_without_the_documented_protections(tmp_path, turned_off, warnings):
+    """GIVEN the documented production environment with protections off WHEN `check --deploy
+    --fail-level WARNING` runs THEN it fails, naming each protection's warning."""
+    process = check_deploy(production_env(tmp_path, **{**DOCUMENTED_PRODUCTION, **turned_off}))
+
+    assert process.returncode != 0
+    for warning in warnings:
+        assert warning in process.stderr
+
+
 def database_url() -> str:
     database = connection.settings_dict
     if database["ENGINE"].endswith("sqlite3"):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import BrowserContext, ConsoleMessage
 
 # pytest-playwright keeps an asyncio loop running in the main thread, so Django
 # would refuse the ORM calls that live_server and the tests make there.
@@ -46,3 +48,38 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
             )
         pytest.skip("install Debian's chromium to run browser tests: apt-get install -y chromium")
     return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
+
+
+# Chromium logs each violation to the console ("Refused to execute inline script because it
+# violates the following Content Security Policy directive ..."); the page's own
+# securitypolicyviolation event is reported too, should a Chromium word its message otherwise.
+CSP_VIOLATION = "Content Security Policy"
+REPORT_VIOLATIONS = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`Content Security Policy violation: ${event.effectiveDirective} refused `
+    + `${event.blockedURI || "inline code"} at ${event.sourceFile}:${event.lineNumber}`);
+});
+"""
+
+
+@pytest.fixture(autouse=True)
+def csp_violations(context: BrowserContext) -> Iterator[list[str]]:
+    """Fails a browser test whose pages broke the Content Security Policy: markup the policy
+    blocks (an inline script or style, an onclick) is a page that does not work in production.
+    A test that provokes a violation on purpose reads and empties this list."""
+    violations: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if CSP_VIOLATION in message.text:
+            where = message.location.get("url")
+            violations.append(f"{where}: {message.text}" if where else message.text)
+
+    context.add_init_script(REPORT_VIOLATIONS)
+    context.on("console", on_console)
+    yield violations
+    # A round trip to each page delivers console messages still on their way.
+    for page in context.pages:
+        if not page.is_closed():
+            page.evaluate("0")
+    if violations:
+        pytest.fail("Content Security Policy violations:\n" + "\n".join(violations), pytrace=False)
