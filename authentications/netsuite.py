@@ -357,11 +357,19 @@ class TestResponse:
     explanation: str
 
 
+# The test request's path field takes as much (maxlength); a longer post is refused, not echoed.
+MAX_REST_PATH_CHARS = 320
+
+
 def check_rest_path(path: str) -> str:
     """The path (and query) exactly as it will be sent: percent-escapes in the path are decoded
     before it is checked, because the HTTP library or NetSuite would decode %2e%2e to "..".
     """
     refused = ProtocolValueError(f"Enter a path on NetSuite's REST services, such as {TEST_REQUEST_PATH}.")
+    if len(path) > MAX_REST_PATH_CHARS:
+        raise ProtocolValueError(
+            f"The path is {len(path):,} characters long; at most {MAX_REST_PATH_CHARS} are sent."
+        )
     text = path.strip() or TEST_REQUEST_PATH
     rest_path, _, query = text.partition("?")
     for _ in range(3):  # %252e is %2e once decoded, then "."

@@ -305,8 +305,12 @@ def test_request(request: HttpRequest, identifier: str) -> HttpResponse:
     """Call a NetSuite REST resource with the current token and show what came back."""
     authentication = _get_authentication(request, identifier)
     path = request.POST.get("path", "")
-    context: dict[str, object] = {"test_path": path or netsuite.TEST_REQUEST_PATH}
+    # Echoed into the field as posted, but never more than the field takes.
+    context: dict[str, object] = {
+        "test_path": path[: netsuite.MAX_REST_PATH_CHARS] or netsuite.TEST_REQUEST_PATH
+    }
     try:
+        netsuite.check_rest_path(path)  # before a token is fetched for a path that would be refused
         token = refresh.token_get(
             authentication=authentication, actor=request.user, ip_address=client_ip(request)
         )

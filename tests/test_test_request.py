@@ -143,3 +143,18 @@ def test_the_path_sent_is_exactly_the_path_checked(
     page = alice_client.post(url(authentication), {"path": path}).content.decode()
     assert "HTTP 200" in page
     assert fake_netsuite.requests[-1].path == sent
+
+
+def test_a_huge_path_is_refused_before_any_token_is_fetched_and_not_echoed(
+    alice_client, register, create_authentication, fake_netsuite
+):
+    authentication = create_authentication(register("p256"))
+    AccessToken.objects.all().delete()  # a refused path must not cost a token request either
+    before = len(fake_netsuite.requests)
+    huge = "/services/rest/record/v1/" + "a" * 10_000_000
+    response = alice_client.post(url(authentication), {"path": huge}, HTTP_HX_REQUEST="true")
+    page = response.content.decode()
+    assert "The path is 10,000,025 characters long; at most 320 are sent." in page
+    assert len(page) < 20_000
+    assert len(fake_netsuite.requests) == before
+    assert not AccessToken.objects.exists()
