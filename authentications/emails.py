@@ -13,6 +13,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
+from authentications import field_rules
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
 
 if TYPE_CHECKING:
@@ -34,8 +35,18 @@ def recipients_for(authentication: HttpAuthentication) -> list[str]:
     seen: dict[str, str] = {}
     for address in addresses:
         address = address.strip()
-        if address and address.lower() not in seen:
-            seen[address.lower()] = address
+        if not address or address.lower() in seen:
+            continue
+        # One address mail cannot carry (saved before the form checked for it, or a staff
+        # user's) would fail the whole message: it is left out, the others still get it.
+        if not field_rules.mailable(address):
+            logger.warning(
+                "left %r out of the mail about %s: not an address mail can carry",
+                address,
+                authentication.identifier,
+            )
+            continue
+        seen[address.lower()] = address
     return list(seen.values())
 
 

@@ -77,16 +77,23 @@ def alert_recipients(value: str) -> str:
             "For more people, use a mailing list's address."
         )
     for address in addresses:
-        try:
-            validate_email(address)
-            # Mail sends the address as its To header writes it (the domain through IDNA), and
-            # some that pass the validator do not survive that: a zero-width space makes the
-            # codec fail, which stops the alert to everybody on the list; a full-width ":" or
-            # ";" becomes a plain one, and so no address. The written form must be an address too.
-            validate_email(sanitize_address(address, "utf-8"))
-        except (forms.ValidationError, ValueError):
-            raise forms.ValidationError(f"{address} is not an email address.") from None
+        if not mailable(address):
+            raise forms.ValidationError(f"{address} is not an email address.")
     return ", ".join(addresses)
+
+
+def mailable(address: str) -> bool:
+    """Whether mail can carry `address`: valid as typed and as its To header writes it."""
+    try:
+        validate_email(address)
+        # Mail sends the address as its To header writes it (the domain through IDNA), and
+        # some that pass the validator do not survive that: a zero-width space makes the
+        # codec fail, which stops the alert to everybody on the list; a full-width ":" or
+        # ";" becomes a plain one, and so no address. The written form must be an address too.
+        validate_email(sanitize_address(address, "utf-8"))
+    except (forms.ValidationError, ValueError):
+        return False
+    return True
 
 
 def internal_id(value: str, what: str) -> str:

@@ -152,3 +152,20 @@ def test_the_detail_page_shows_the_refresh_status(
     HttpAuthentication.objects.filter(pk=authentication.pk).update(retries_stopped=True)
     page = alice_client.get(f"/authentications/{authentication.identifier}/").content.decode()
     assert "Retries stopped" in page
+
+
+def test_an_address_mail_cannot_carry_leaves_only_itself_out_of_the_alert(
+    register, create_authentication, fake_netsuite, people
+):
+    """GIVEN a record whose recipients were saved before the form refused addresses that
+    mail cannot carry (a zero-width space that leaves an empty label in the domain)
+    WHEN its refresh fails
+    THEN everybody else still gets the alert."""
+    authentication = create_authentication(register("p256"), alert_recipients="owner@example.com")
+    HttpAuthentication.objects.filter(pk=authentication.pk).update(
+        alert_recipients="owner@example.com, broken@\u200b.example.com"
+    )
+    fake_netsuite.fail_next("invalid_client")
+    run_sweep_at(0, authentication.pk)
+    assert len(mail.outbox) == 1
+    assert set(mail.outbox[0].to) == people
