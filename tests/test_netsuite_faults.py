@@ -352,7 +352,10 @@ def assert_status_says(
     page = client.get(f"/authentications/{authentication.identifier}/").content.decode()
     for words in fault.says:
         assert escape(words) in page
-    assert AccessToken.objects.get(authentication=authentication).value not in page
+    token = AccessToken.objects.get(authentication=authentication)
+    assert token.value not in page
+    # The user also learns that services are unaffected for now.
+    assert f"The stored token is still valid until {token.expires_at:%Y-%m-%d %H:%M} and still served." in page
 
 
 def sweep(monkeypatch: Any) -> list[str]:
