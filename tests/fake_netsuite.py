@@ -178,14 +178,17 @@ def _gzip_member() -> bytes:
     return gzip.compress(b"a" * (1 << 20), compresslevel=9)
 
 
-def _self_signed(host: str, folder: str) -> tuple[str, str]:
-    """A certificate for `host` signed by its own key, as files in `folder`: (cert, key)."""
+def self_signed_files(hosts: list[str], folder: str) -> tuple[str, str]:
+    """A certificate for `hosts` (IP addresses or DNS names, "*.example.com" too) signed by
+    its own key, as files in `folder`: (cert, key)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
-    try:
-        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
-    except ValueError:
-        alt = x509.DNSName(host)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hosts[0])])
+    alts: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            alts.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            alts.append(x509.DNSName(host))
     now = dt.datetime.now(dt.UTC)
     certificate = (
         x509.CertificateBuilder()
@@ -195,7 +198,7 @@ def _self_signed(host: str, folder: str) -> tuple[str, str]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(alts), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
@@ -282,7 +285,7 @@ class FakeNetSuite:
 
     def _tls_context(self) -> ssl.SSLContext:
         self._tls_folder = tempfile.TemporaryDirectory(prefix="fake-netsuite-tls-")
-        self._certificate_file, key_file = _self_signed(self._host, self._tls_folder.name)
+        self._certificate_file, key_file = self_signed_files([self._host], self._tls_folder.name)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(self._certificate_file, key_file)
         return context

@@ -40,6 +40,7 @@ from authentications import tasks
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication
 from tests.api.consumer import get_token
 from tests.conftest import ENCRYPTION_KEY
+from tests.test_worker import refreshed, token_of
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,17 +64,6 @@ def wait_for(
             raise AssertionError(f"still waiting after {timeout} s: {what()}")
         time.sleep(0.05)
     return outcome
-
-
-def token_of(authentication: HttpAuthentication) -> AccessToken:
-    return AccessToken.objects.get(authentication=authentication)
-
-
-def refreshed(authentication: HttpAuthentication, old: AccessToken) -> AccessToken | None:
-    """The new token once the refresh has finished (lease released), else None."""
-    row = HttpAuthentication.objects.get(pk=authentication.pk)
-    token = token_of(authentication)
-    return token if token.value != old.value and not row.lease_owner else None
 
 
 def database_url(port: int | None = None) -> str:

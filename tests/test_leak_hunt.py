@@ -59,6 +59,7 @@ from tests.leak_search import (
     private_key_secret,
     redis_keys,
 )
+from tests.test_worker import redis_problem
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -212,14 +213,6 @@ def wait_for(condition: Callable[[], Any], what: str, workers: list[Worker]) -> 
                 f"still waiting for {what} after {WAIT_SECONDS} s; the workers said:\n{outputs}"
             )
         time.sleep(0.05)
-
-
-def redis_problem(url: str) -> str | None:
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=2).ping()
-    except redis.RedisError as error:
-        return str(error)
-    return None
 
 
 def nothing_unacknowledged(url: str, queue: str) -> Callable[[], bool]:

@@ -11,21 +11,15 @@ that without the guard the request would really reach it and succeed.
 
 from __future__ import annotations
 
-import datetime as dt
 import ipaddress
 import socket
 import ssl
 import tempfile
 from collections import deque
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from django.utils import timezone
 
 from authentications import checks, netsuite, netsuite_session
@@ -33,7 +27,7 @@ from authentications.models import AccessToken, AuditEvent, HttpAuthentication
 from authentications.netsuite_certificates import CertificateEndpointError, add_certificate, list_certificates
 from tests import keyfactory
 from tests.conftest import token_request_error
-from tests.fake_netsuite import TOKEN_PATH, FakeNetSuite
+from tests.fake_netsuite import TOKEN_PATH, FakeNetSuite, self_signed_files
 
 pytestmark = pytest.mark.django_db
 
@@ -63,26 +57,10 @@ def netsuite_server() -> Iterator[tuple[NetSuiteNamedFake, str, list[Any]]]:
     """A fake NetSuite on 127.0.0.1 serving HTTPS with a certificate for *.suitetalk and
     *.restlets.api.netsuite.com, the certificate file to trust, and every TCP connection it
     accepted (counted before TLS, so even a connection that sends nothing is seen)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake NetSuite")])
-    now = dt.datetime.now(dt.UTC)
-    names = [x509.DNSName("*.suitetalk.api.netsuite.com"), x509.DNSName("*.restlets.api.netsuite.com")]
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
     with tempfile.TemporaryDirectory() as folder:
-        cert_file, key_file = f"{folder}/cert.pem", f"{folder}/key.pem"
-        Path(cert_file).write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-        Path(key_file).write_text(keyfactory.private_pem(key))
+        cert_file, key_file = self_signed_files(
+            ["*.suitetalk.api.netsuite.com", "*.restlets.api.netsuite.com"], folder
+        )
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert_file, key_file)
         accepted: list[Any] = []
