@@ -117,12 +117,12 @@ def classify(ciphertext: str | None, first: Fernet, every: MultiFernet) -> Outco
     try:
         first.decrypt(ciphertext)
         return Outcome.CURRENT
-    except InvalidToken:
+    except (InvalidToken, ValueError):  # ValueError: a non-ASCII value, which b64decode refuses
         pass
     try:
         every.decrypt(ciphertext)
         return Outcome.OLDER
-    except InvalidToken:
+    except (InvalidToken, ValueError):  # ValueError: a non-ASCII value, which b64decode refuses
         return Outcome.UNREADABLE
 
 

@@ -300,7 +300,8 @@ def _retry_after(response: requests.Response) -> int | None:
     """
     value = response.headers.get("Retry-After", "").strip()
     if value.isascii() and value.isdigit():
-        seconds = int(value) if len(value) <= 10 else MAX_RETRY_AFTER_SECONDS
+        digits = value.lstrip("0") or "0"  # "00000000001" is one second, not a huge number
+        seconds = int(digits) if len(digits) <= 10 else MAX_RETRY_AFTER_SECONDS
     else:
         try:
             when = email.utils.parsedate_to_datetime(value)

@@ -147,8 +147,10 @@ def connect_checked(conn: urllib3.connection.HTTPConnection, scheme: str) -> soc
         raise NonPublicAddressError(scheme=scheme, host=host, port=port, address=address, kind=kind)
     last_error: OSError | None = None
     for family, type_, proto, _, sockaddr in answer:
-        sock = socket.socket(family, type_, proto)
+        sock = None
         try:
+            # Inside the try: a family this machine cannot open (IPv6 off) moves on to the next address.
+            sock = socket.socket(family, type_, proto)
             for option in conn.socket_options or ():
                 sock.setsockopt(*option)
             if conn.timeout is not _DEFAULT_TIMEOUT:
@@ -157,7 +159,8 @@ def connect_checked(conn: urllib3.connection.HTTPConnection, scheme: str) -> soc
                 sock.bind(conn.source_address)
             sock.connect(sockaddr)
         except OSError as failed:
-            sock.close()
+            if sock is not None:
+                sock.close()
             last_error = failed
             continue
         sys.audit("http.client.connect", conn, host, port)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 
+from django.contrib.auth import SESSION_KEY
 from django.contrib.sessions.exceptions import SessionInterrupted
 from django.contrib.sessions.middleware import SessionMiddleware
 from django.http import HttpRequest, HttpResponse
@@ -31,9 +32,12 @@ class IdleSessionMiddleware(SessionMiddleware):
         session = getattr(request, "session", None)
         refresh_only = False
         # No cookie, no session to keep alive: anonymous requests and the token API stop here.
-        if session is not None and session.session_key and not session.is_empty():
+        # session_key is the cookie's value until the session is loaded: load it first (an
+        # unknown or expired key then becomes None) and keep alive only a signed-in session.
+        stored_at = session.get(REFRESHED_AT, 0) if session is not None and session.session_key else None
+        if stored_at is not None and session.session_key and SESSION_KEY in session:
             now = int(timezone.now().timestamp())
-            since = now - session.get(REFRESHED_AT, 0)
+            since = now - stored_at
             # Also when the clock went back: the stored time is then no guide.
             if not 0 <= since < REFRESH_EVERY_SECONDS:
                 refresh_only = not session.modified

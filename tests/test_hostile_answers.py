@@ -291,8 +291,10 @@ def test_a_retry_after_that_means_nothing_is_no_retry_after(credentials, fake_ne
         ("99999999999", netsuite.MAX_RETRY_AFTER_SECONDS),
         # past int()'s 4300 digits: read as "very long", not as an unexpected error
         ("9" * 5000, netsuite.MAX_RETRY_AFTER_SECONDS),
+        # many leading zeros are still the small number they write
+        ("0" * 20 + "30", 30),
     ],
-    ids=["seconds", "leading-zero", "eleven-digits", "5000-digits"],
+    ids=["seconds", "leading-zero", "eleven-digits", "5000-digits", "many-leading-zeros"],
 )
 def test_a_retry_after_in_seconds_is_read_and_capped_at_a_day(
     credentials, fake_netsuite, retry_after, seconds

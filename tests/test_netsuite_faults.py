@@ -355,7 +355,9 @@ def assert_status_says(
     token = AccessToken.objects.get(authentication=authentication)
     assert token.value not in page
     # The user also learns that services are unaffected for now.
-    assert f"The stored token is still valid until {token.expires_at:%Y-%m-%d %H:%M} and still served." in page
+    assert (
+        f"The stored token is still valid until {token.expires_at:%Y-%m-%d %H:%M} and still served." in page
+    )
 
 
 def sweep(monkeypatch: Any) -> list[str]:

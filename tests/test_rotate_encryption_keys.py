@@ -267,11 +267,22 @@ def test_a_value_saved_while_rotating_is_never_overwritten_with_an_older_one(
     assert AccessToken.objects.get(pk=token.pk).value == "token saved meanwhile"
 
 
-def test_a_value_no_key_decrypts_is_named_and_everything_else_is_rotated(settings, keys, secrets_stored):
-    """GIVEN one private key encrypted with a key nobody has any more WHEN the command runs
-    THEN it names that record, rotates every other value and exits non-zero."""
+@pytest.mark.parametrize(
+    "unreadable",
+    ["lost key", "not ascii"],
+)
+def test_a_value_no_key_decrypts_is_named_and_everything_else_is_rotated(
+    settings, keys, secrets_stored, unreadable
+):
+    """GIVEN one private key encrypted with a key nobody has any more (or a hand-edited value
+    that is not even ASCII) WHEN the command runs THEN it names that record, rotates every
+    other value and exits non-zero."""
     lost = SigningKey.objects.exclude(private_key="").order_by("pk")[1]
-    lost_ciphertext = Fernet(Fernet.generate_key()).encrypt(b"a secret of a lost key").decode()
+    lost_ciphertext = (
+        Fernet(Fernet.generate_key()).encrypt(b"a secret of a lost key").decode()
+        if unreadable == "lost key"
+        else "gAAAAAB\u00e9-not-ascii"
+    )
     set_raw(SigningKey, lost.pk, lost_ciphertext)
     settings.NSCONNECT_ENCRYPTION_KEYS = [keys.new, keys.old]
 

@@ -166,3 +166,16 @@ def test_the_environment_sets_the_idle_limit_and_browser_close(tmp_path):
     )
 
     assert process.stdout.split() == ["1800", "True"], process.stderr
+
+
+def test_a_made_up_session_cookie_writes_no_session():
+    """GIVEN requests without signing in, each with a session cookie nobody issued, to a page
+    that never loads the session (a missing static file) THEN no session row is written."""
+    from django.contrib.sessions.models import Session
+    from django.test import Client
+
+    for number in range(5):
+        client = Client()
+        client.cookies["sessionid"] = f"madeup{number:026d}"
+        client.get(f"/static/missing-{number}.css")
+    assert Session.objects.count() == 0

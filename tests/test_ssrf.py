@@ -352,6 +352,26 @@ def test_allowlisting_the_exact_origin_admits_a_name_that_resolves_inward(
     assert network.connections == [("127.0.0.1", network.port)] and len(accepted) == 1
 
 
+def test_an_address_family_this_machine_cannot_open_moves_on_to_the_next_address(
+    netsuite_credentials, netsuite_fake, network, accepted, settings, monkeypatch
+):
+    """GIVEN an allowlisted name answering ::1 first and 127.0.0.1 second, on a machine with
+    IPv6 off (opening an IPv6 socket fails) THEN the IPv4 address is tried and the token issued."""
+    settings.NSCONNECT_TOKEN_URL_ALLOWLIST = [f"https://{HOST}"]
+    network.resolve(HOST, ["::1", "127.0.0.1"])
+    real_socket = socket.socket
+
+    def no_ipv6(family: int = socket.AF_INET, *args: Any, **kwargs: Any) -> socket.socket:
+        if family == socket.AF_INET6:
+            raise OSError(97, "Address family not supported by protocol")
+        return real_socket(family, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "socket", no_ipv6)
+    token = netsuite.request_token(netsuite_credentials, timezone.now())
+    assert token.access_token == netsuite_fake.issued_tokens[-1]
+    assert network.connections == [("127.0.0.1", network.port)] and len(accepted) == 1
+
+
 @pytest.mark.parametrize(
     "entry",
     [
