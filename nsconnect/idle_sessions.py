@@ -32,16 +32,16 @@ class IdleSessionMiddleware(SessionMiddleware):
         session = getattr(request, "session", None)
         refresh_only = False
         # No cookie, no session to keep alive: anonymous requests and the token API stop here.
-        # session_key is the cookie's value until the session is loaded: load it first (an
-        # unknown or expired key then becomes None) and keep alive only a signed-in session.
-        stored_at = session.get(REFRESHED_AT, 0) if session is not None and session.session_key else None
-        if stored_at is not None and session.session_key and SESSION_KEY in session:
-            now = int(timezone.now().timestamp())
-            since = now - stored_at
-            # Also when the clock went back: the stored time is then no guide.
-            if not 0 <= since < REFRESH_EVERY_SECONDS:
-                refresh_only = not session.modified
-                session[REFRESHED_AT] = now
+        if session is not None and session.session_key:
+            # session_key is the cookie's value until the session is loaded: reading loads it
+            # (an unknown or expired key then becomes None); only a signed-in session is kept alive.
+            stored_at = session.get(REFRESHED_AT, 0)
+            if session.session_key and SESSION_KEY in session:
+                now = int(timezone.now().timestamp())
+                # Also when the clock went back: the stored time is then no guide.
+                if not 0 <= now - stored_at < REFRESH_EVERY_SECONDS:
+                    refresh_only = not session.modified
+                    session[REFRESHED_AT] = now
         try:
             return super().process_response(request, response)
         except SessionInterrupted:
