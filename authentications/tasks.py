@@ -4,8 +4,10 @@ and return short statuses without secrets, so running one twice is harmless."""
 from __future__ import annotations
 
 import smtplib
+from importlib import import_module
 
 from celery import Task, shared_task
+from django.conf import settings
 from django.db import DatabaseError
 
 from authentications import expiry, keypairs, retired_keys, tokens
@@ -95,3 +97,11 @@ def delete_unused_key_pairs() -> int:
     """Delete the generated key pairs no authentication took within
     NSCONNECT_UNUSED_KEY_PAIR_DAYS (daily); return how many."""
     return len(keypairs.key_pairs_delete_unused(actor="scheduler"))
+
+
+@shared_task(ignore_result=False)
+def clear_expired_sessions() -> str:
+    """Delete the sessions past their idle limit (daily): Django leaves them in the database."""
+    engine = import_module(settings.SESSION_ENGINE)
+    engine.SessionStore.clear_expired()
+    return "cleared"

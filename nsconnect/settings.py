@@ -387,4 +387,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 24 * 60 * 60.0,
         "options": {"expires": 23 * 60 * 60},
     },
+    # Sessions past their idle limit can no longer be used, but Django keeps their rows.
+    "clear-expired-sessions": {
+        "task": "authentications.tasks.clear_expired_sessions",
+        "schedule": 24 * 60 * 60.0,
+        "options": {"expires": 23 * 60 * 60},
+    },
 }

@@ -179,3 +179,23 @@ def test_a_made_up_session_cookie_writes_no_session():
         client.cookies["sessionid"] = f"madeup{number:026d}"
         client.get(f"/static/missing-{number}.css")
     assert Session.objects.count() == 0
+
+
+def test_the_daily_task_deletes_sessions_past_their_idle_limit_and_keeps_live_ones(django_user_model):
+    """GIVEN one user idle past the limit and one active WHEN the beat's daily task runs
+    THEN only the idle user's session row is gone, and the active user is still signed in."""
+    from django.contrib.sessions.models import Session
+    from django.test import Client
+
+    from authentications import tasks
+
+    idle, active = Client(), Client()
+    with time_machine.travel(datetime.now(UTC) - timedelta(hours=9)):
+        idle.force_login(django_user_model.objects.create_user("idle", password="x"))
+    active.force_login(django_user_model.objects.create_user("active", password="x"))
+    assert Session.objects.count() == 2
+
+    assert tasks.clear_expired_sessions.apply().get() == "cleared"
+
+    assert Session.objects.count() == 1
+    assert active.get("/").status_code == 200
