@@ -32,7 +32,7 @@ def retry_soon(task: Task) -> str:
 
     Called directly (not by a worker), nothing could run it again: it just fails."""
     if task.request.called_directly or task.request.retries >= DATABASE_MAX_RETRIES:
-        return "failed: database"
+        return f"failed: {tokens.DATABASE_FAILURE}"
     # Not the database's own error, whose message the worker would log on every retry.
     raise task.retry(
         countdown=DATABASE_FIRST_RETRY_SECONDS * 2**task.request.retries,
