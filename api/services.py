@@ -14,7 +14,7 @@ from django.views.decorators.debug import sensitive_variables
 from api import apikeys
 from api.models import ApiClient, ApiUsage
 from authentications.models import AuditEvent, HttpAuthentication
-from authentications.services import Actor, audit, user_of
+from authentications.services.audit_trail import Actor, audit, user_of
 
 
 @dataclass(frozen=True)

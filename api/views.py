@@ -18,8 +18,8 @@ from django.views.decorators.debug import sensitive_variables
 
 from api import apikeys, openapi, ratelimit, services
 from api.models import ApiClient
-from authentications import refresh, tokens
 from authentications.models import AccessToken, HttpAuthentication
+from authentications.services import token_attempt, token_single_flight
 from authentications.web import client_ip
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def _last_resort(
         detail = "The database is busy; no token could be read or stored. Try again in a few seconds."
         return _error(503, detail, {"Retry-After": str(DATABASE_RETRY_AFTER)})
     except Exception as error:
-        tokens.log_unexpected(f"in {request.path}", error)
+        token_attempt.log_unexpected(f"in {request.path}", error)
         return _error(500, openapi.ERROR_CODES[500][1])
 
 
@@ -127,12 +127,12 @@ def token(request: HttpRequest, identifier: str) -> JsonResponse:
     services.api_usage_record(client=client, authentication=authentication)
     try:
         # The caller's address goes in the audit trail, as for every web request.
-        access_token = refresh.token_for_consumer(
+        access_token = token_single_flight.token_for_consumer(
             authentication,
             actor=f"api client {client.name}",
             ip_address=client_ip(request),
         )
-    except refresh.TokenUnavailable as error:
+    except token_single_flight.TokenUnavailable as error:
         return _error(503, str(error), _retry_after(authentication))
     return JsonResponse(_token_body(access_token, timezone.now()))
 

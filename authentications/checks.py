@@ -12,7 +12,7 @@ from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError
 
-from authentications.token_urls import ProtocolValueError, parse_url
+from authentications.netsuite.token_urls import ProtocolValueError, parse_url
 
 
 @register(Tags.security, deploy=False)
@@ -91,7 +91,7 @@ def stored_secrets_problem() -> str | None:
     a message naming NSCONNECT_ENCRYPTION_KEYS if one fails, so a wrong key is named at start, not
     discovered as failures later. Nothing stored yet, or no tables yet, is no problem."""
     from authentications import fields
-    from authentications.encryption_rotation import encrypted_columns, stored
+    from authentications.services.encryption_rotation import encrypted_columns, stored
 
     for column in encrypted_columns():
         model, field, what = column.model, column.field.name, column.model._meta.verbose_name

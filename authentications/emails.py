@@ -13,11 +13,11 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from authentications import field_rules
+from authentications.forms import field_rules
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
 
 if TYPE_CHECKING:
-    from authentications.services import Actor
+    from authentications.services.audit_trail import Actor
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def _send(name: str, context: dict[str, Any], recipients: list[str]) -> None:
 
 def send_refresh_alert(authentication_id: int, *, recovered: bool) -> None:
     """Tell people that token refresh keeps failing for an authentication, or works again."""
-    from authentications.services import audit
+    from authentications.services.audit_trail import audit
 
     authentication = HttpAuthentication.objects.filter(pk=authentication_id).first()
     if authentication is None:
@@ -94,7 +94,7 @@ def send_certificate_expiry(
 
     Returns the recipients. Whether to send at all is expiry.py's decision.
     """
-    from authentications.services import audit
+    from authentications.services.audit_trail import audit
 
     signing_key = (
         SigningKey.objects.select_related("authentication").defer("private_key").get(pk=signing_key_id)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from authentications.fields import EncryptedTextField
 
 if TYPE_CHECKING:
-    from authentications.keys import CertificateFacts
+    from authentications.keys.certificates import CertificateFacts
 
 # NetSuite shortens any certificate to two years from its upload.
 NETSUITE_MAX_CERTIFICATE_DAYS = 730

@@ -10,8 +10,9 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import DatabaseError
 
-from authentications import expiry, keypairs, retired_keys, tokens
-from authentications.refresh import DatabaseUnavailable, authentications_due, refresh_scheduled
+from authentications.selectors import authentications_due
+from authentications.services import expiry_notices, key_pairs, refresh_alerts, retired_keys, token_attempt
+from authentications.services.token_single_flight import DatabaseUnavailable, refresh_scheduled
 
 # Just under the sweep's minute: a refresh still queued by then is enqueued again by
 # the next sweep, so older copies can go rather than pile up behind a slow NetSuite.
@@ -32,7 +33,7 @@ def retry_soon(task: Task) -> str:
 
     Called directly (not by a worker), nothing could run it again: it just fails."""
     if task.request.called_directly or task.request.retries >= DATABASE_MAX_RETRIES:
-        return f"failed: {tokens.DATABASE_FAILURE}"
+        return f"failed: {token_attempt.DATABASE_FAILURE}"
     # Not the database's own error, whose message the worker would log on every retry.
     raise task.retry(
         countdown=DATABASE_FIRST_RETRY_SECONDS * 2**task.request.retries,
@@ -48,7 +49,7 @@ def sweep_tokens(self: Task) -> int | str:
     try:
         due = authentications_due()
     except DatabaseError as error:
-        tokens.failure_for(error, what="while looking for due tokens")  # logs it, without values
+        token_attempt.failure_for(error, what="while looking for due tokens")  # logs it, without values
         return retry_soon(self)
     for authentication_id in due:
         refresh_token.delay(authentication_id)
@@ -72,10 +73,10 @@ def send_refresh_alert(self: Task, authentication_id: int, recovered: bool) -> s
     """Mail that token refresh keeps failing (or works again), retrying while the mail
     server cannot be reached; nothing that waits for a token waits for this."""
     try:
-        return tokens.refresh_alert_deliver(authentication_id, recovered=recovered)
+        return refresh_alerts.refresh_alert_deliver(authentication_id, recovered=recovered)
     except (smtplib.SMTPException, OSError) as error:
         if self.request.retries >= ALERT_MAX_RETRIES:
-            tokens.refresh_alert_failed(authentication_id, recovered=recovered, error=error)
+            refresh_alerts.refresh_alert_failed(authentication_id, recovered=recovered, error=error)
             return "failed"
         raise self.retry(countdown=ALERT_FIRST_RETRY_SECONDS * 2**self.request.retries) from None
 
@@ -83,7 +84,7 @@ def send_refresh_alert(self: Task, authentication_id: int, recovered: bool) -> s
 @shared_task(ignore_result=False)
 def check_certificates() -> int:
     """Mail the certificate-expiry alerts that are due (daily); return how many went out."""
-    return len(expiry.check_certificates())
+    return len(expiry_notices.check_certificates())
 
 
 @shared_task(ignore_result=False)
@@ -96,7 +97,7 @@ def wipe_retired_keys() -> int:
 def delete_unused_key_pairs() -> int:
     """Delete the generated key pairs no authentication took within
     NSCONNECT_UNUSED_KEY_PAIR_DAYS (daily); return how many."""
-    return len(keypairs.key_pairs_delete_unused(actor="scheduler"))
+    return len(key_pairs.key_pairs_delete_unused(actor="scheduler"))
 
 
 @shared_task(ignore_result=False)

@@ -17,7 +17,8 @@ import django
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "nsconnect.settings")
 django.setup()
 
-from authentications import keys, netsuite  # noqa: E402
+from authentications.keys import loaded_keys, private_keys  # noqa: E402
+from authentications.netsuite import assertion, token_urls  # noqa: E402
 from tests import keyfactory  # noqa: E402
 
 KINDS = [("rsa3072", "PS256"), ("rsa4096", "PS256"), ("p256", "ES256"), ("p384", "ES384"), ("p521", "ES512")]
@@ -33,18 +34,18 @@ def main() -> None:
     for kind, algorithm in KINDS:
         pem = keyfactory.private_pem(keyfactory.private_key(kind))
         number = 3 if kind.startswith("rsa") else 200
-        checked = per_call_ms(partial(keys.load_private_key, pem), number)
+        checked = per_call_ms(partial(private_keys.load_private_key, pem), number)
         cache_key = (hash(kind), kind)
-        cached = per_call_ms(partial(keys.load_stored_private_key, cache_key, pem), 2000)
-        credentials = netsuite.Credentials(
+        cached = per_call_ms(partial(loaded_keys.load_stored_private_key, cache_key, pem), 2000)
+        credentials = assertion.Credentials(
             consumer_key="0" * 64,
             certificate_id="c" * 43,
             algorithm=algorithm,
             scopes=["restlets"],
-            token_url="https://1234567.suitetalk.api.netsuite.com" + netsuite.TOKEN_PATH,
-            private_key=keys.load_stored_private_key(cache_key, pem),
+            token_url="https://1234567.suitetalk.api.netsuite.com" + token_urls.TOKEN_PATH,
+            private_key=loaded_keys.load_stored_private_key(cache_key, pem),
         )
-        sign = per_call_ms(partial(netsuite.build_assertion, credentials, now), 200)
+        sign = per_call_ms(partial(assertion.build_assertion, credentials, now), 200)
         print(f"{kind:<8} {algorithm:<6} {checked:>13.3f} {cached:>12.4f} {sign:>9.3f}")
 
 

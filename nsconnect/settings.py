@@ -163,14 +163,14 @@ AUTHENTICATION_BACKENDS = [
 NSCONNECT_SIGN_IN_FAILURES_PER_USER = env.int("NSCONNECT_SIGN_IN_FAILURES_PER_USER", default=5)
 NSCONNECT_SIGN_IN_FAILURES_PER_ADDRESS = env.int("NSCONNECT_SIGN_IN_FAILURES_PER_ADDRESS", default=20)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
-AXES_FAILURE_LIMIT = "authentications.sign_in.failure_limit"
+AXES_FAILURE_LIMIT = "authentications.views.sign_in.failure_limit"
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("NSCONNECT_SIGN_IN_COOLOFF_MINUTES", default=15))
 # Axes' reset would clear every failure from the address of a successful sign-in, other
 # users' too; authentications/sign_in.py clears only the signed-in user's own.
 AXES_RESET_ON_SUCCESS = False
-AXES_LOCKOUT_CALLABLE = "authentications.sign_in.locked_out_response"
+AXES_LOCKOUT_CALLABLE = "authentications.views.sign_in.locked_out_response"
 AXES_USERNAME_FORM_FIELD = "username"
-AXES_USERNAME_CALLABLE = "authentications.sign_in.attempted_username"
+AXES_USERNAME_CALLABLE = "authentications.views.sign_in.attempted_username"
 # Masked wherever axes records a failed attempt's form: the password change's fields too.
 AXES_SENSITIVE_PARAMETERS = ["username", "ip_address", "old_password", "new_password1", "new_password2"]
 # Counted by the address the audit trail records (authentications/web.py): REMOTE_ADDR,
@@ -210,7 +210,7 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=16 * 1024 * 1024)
 # Every file nsconnect takes is PEM text of a few KB: keep at most 16 KiB of an upload in memory and
 # count the rest, so a huge file is refused at its field without being spooled to disk first.
-FILE_UPLOAD_HANDLERS = ["authentications.key_input.CappedUploadHandler"]
+FILE_UPLOAD_HANDLERS = ["authentications.keys.pasted.CappedUploadHandler"]
 
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)

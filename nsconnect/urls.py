@@ -5,9 +5,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from authentications import sign_in
-from authentications.audit_views import audit_trail
-from authentications.dashboard_views import dashboard_page
+from authentications.views import sign_in
+from authentications.views.audit import audit_trail
+from authentications.views.dashboard import dashboard_page
 
 # django.contrib.auth's account pages, spelled out: password reset is offered only when
 # email is delivered and is throttled, and wrong old passwords on password change count as

@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
+from authentications.netsuite import assertion, http_exchange, token_request
+from authentications.services import authentication_records, token_single_flight
 from tests import keyfactory
 from tests.fake_netsuite import FakeNetSuite
 
@@ -169,14 +171,13 @@ def form_data(fake_netsuite: FakeNetSuite):
 @pytest.fixture
 def create_authentication(form_data: Any, alice: Any):
     """Save an authentication the way the form does, for tests that start from a saved record."""
-    from authentications import services
-    from authentications.forms import AuthenticationForm
+    from authentications.forms.authentication import AuthenticationForm
 
     def _create(registered: Registered, **overrides: str) -> Any:
         form = AuthenticationForm(data=form_data(registered, **overrides))
         assert form.is_valid(), form.errors
         assert form.key_material is not None
-        return services.authentication_create(
+        return authentication_records.authentication_create(
             actor=alice, values=form.authentication_values(), key_material=form.key_material
         )
 
@@ -192,13 +193,12 @@ def authentication_in_state(register: Any, create_authentication: Any, fake_nets
 
     from django.utils import timezone
 
-    from authentications import refresh
     from authentications.models import AccessToken, HttpAuthentication
 
     def _make(name: str, *, token_seconds: int | None = None, **fields: Any) -> Any:
         authentication = create_authentication(register("p256"), name=name)
         if token_seconds is not None:
-            refresh.token_get(authentication=authentication, actor="test")
+            token_single_flight.token_get(authentication=authentication, actor="test")
             expires_at = timezone.now() + dt.timedelta(seconds=token_seconds)
             AccessToken.objects.filter(authentication=authentication).update(expires_at=expires_at)
         if fields:
@@ -212,11 +212,10 @@ def authentication_in_state(register: Any, create_authentication: Any, fake_nets
 
 @pytest.fixture
 def credentials(register: Any, fake_netsuite: FakeNetSuite) -> Any:
-    """Credentials NetSuite knows (a fresh P-256 key), as netsuite.request_token takes them."""
-    from authentications import netsuite
+    """Credentials NetSuite knows (a fresh P-256 key), as token_request.request_token takes them."""
 
     registered = register("p256")
-    return netsuite.Credentials(
+    return assertion.Credentials(
         consumer_key=registered.consumer_key,
         certificate_id=registered.certificate_id,
         algorithm=registered.algorithm,
@@ -230,8 +229,6 @@ def token_request_error(credentials: Any) -> Any:
     """The TokenRequestError a token request with these credentials ends in (it must end in one)."""
     from django.utils import timezone
 
-    from authentications import netsuite
-
-    with pytest.raises(netsuite.TokenRequestError) as raised:
-        netsuite.request_token(credentials, timezone.now())
+    with pytest.raises(http_exchange.TokenRequestError) as raised:
+        token_request.request_token(credentials, timezone.now())
     return raised.value

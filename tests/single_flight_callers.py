@@ -20,8 +20,8 @@ def main() -> None:
     django.setup()
     from django.db import connection
 
-    from authentications import refresh
     from authentications.models import HttpAuthentication
+    from authentications.services import token_single_flight
 
     authentication_id, threads, start_at = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
     digests: list[str] = []
@@ -29,7 +29,7 @@ def main() -> None:
     def call() -> None:
         authentication = HttpAuthentication.objects.get(pk=authentication_id)
         time.sleep(max(0.0, start_at - time.time()))
-        token = refresh.token_get(authentication=authentication, actor="test process")
+        token = token_single_flight.token_get(authentication=authentication, actor="test process")
         digests.append(hashlib.sha256(token.value.encode()).hexdigest())
         connection.close()
 

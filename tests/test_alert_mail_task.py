@@ -10,8 +10,10 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
-from authentications import netsuite, refresh, tasks, tokens
+from authentications import emails, tasks
 from authentications.models import AuditEvent, HttpAuthentication
+from authentications.netsuite import http_exchange
+from authentications.services import token_single_flight
 from tests.test_smtp_alert import Collector, free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -81,20 +83,20 @@ def enqueued(monkeypatch: Any) -> list[tuple[Any, ...]]:
 def sends(monkeypatch: Any) -> list[int]:
     """One entry per attempt to send a refresh alert."""
     attempts: list[int] = []
-    send = tokens.emails.send_refresh_alert
+    send = emails.send_refresh_alert
 
     def counted(authentication_id: int, *, recovered: bool) -> None:
         attempts.append(authentication_id)
         send(authentication_id, recovered=recovered)
 
-    monkeypatch.setattr(tokens.emails, "send_refresh_alert", counted)
+    monkeypatch.setattr(emails, "send_refresh_alert", counted)
     return attempts
 
 
-def fail_once(authentication: HttpAuthentication, fake_netsuite: Any) -> netsuite.TokenRequestError:
+def fail_once(authentication: HttpAuthentication, fake_netsuite: Any) -> http_exchange.TokenRequestError:
     fake_netsuite.fail_next("service_unavailable")
-    with pytest.raises(netsuite.TokenRequestError) as raised:
-        refresh.token_get(authentication=authentication, actor="test", fresh=True)
+    with pytest.raises(http_exchange.TokenRequestError) as raised:
+        token_single_flight.token_get(authentication=authentication, actor="test", fresh=True)
     return raised.value
 
 
@@ -132,7 +134,7 @@ def test_with_the_mail_server_down_the_caller_sees_only_its_failure_and_the_aler
     assert HttpAuthentication.objects.get(pk=authentication.pk).failure_alert_sent
     assert len(events(AuditEvent.Action.ALERT_SENT)) == 1
 
-    refresh.token_get(authentication=authentication, actor="test", fresh=True)
+    token_single_flight.token_get(authentication=authentication, actor="test", fresh=True)
     assert mail_server.subjects == [
         "nsconnect: token refresh failing for Acme ERP",
         "nsconnect: token refresh works again for Acme ERP",
@@ -150,7 +152,7 @@ def test_recovery_is_not_announced_when_no_failure_alert_went_out(
         fail_once(authentication, fake_netsuite)
     mail_server.start()
 
-    refresh.token_get(authentication=authentication, actor="test", fresh=True)
+    token_single_flight.token_get(authentication=authentication, actor="test", fresh=True)
 
     assert enqueued == [(authentication.pk, False)]
     assert mail_server.collector.envelopes == []

@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from api import services as api_services
 from api.models import ApiClient
-from authentications import emails, refresh, services
+from authentications import emails
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
+from authentications.services import audit_trail, token_single_flight
 from tests.api.consumer import get_token
 from tests.conftest import Registered, put_in_role
 from tests.fake_netsuite import FakeNetSuite
@@ -132,7 +133,7 @@ def press_retrieve_while_netsuite_is_down(world: World) -> None:
 
 
 def scheduler_refreshes(world: World) -> None:
-    assert refresh.refresh_scheduled(world.acme.pk).startswith("valid until")
+    assert token_single_flight.refresh_scheduled(world.acme.pk).startswith("valid until")
 
 
 def command_line_retrieves(world: World) -> None:
@@ -274,7 +275,7 @@ def record(
     action: str, actor: str, authentication: HttpAuthentication | None, at: dt.datetime, **details: Any
 ) -> None:
     with time_machine.travel(at, tick=False):
-        services.audit(action=action, authentication=authentication, actor=actor, details=details)
+        audit_trail.audit(action=action, authentication=authentication, actor=actor, details=details)
 
 
 def shown(response: Any) -> list[str]:

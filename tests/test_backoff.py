@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from django.core import mail
 
-from authentications import refresh, tokens
 from authentications.models import AuditEvent, HttpAuthentication
+from authentications.services import token_attempt, token_single_flight
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,7 +18,7 @@ T0 = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(hour=8, minute=0, 
 
 @pytest.fixture(autouse=True)
 def _no_jitter(monkeypatch):
-    monkeypatch.setattr(tokens, "jitter", lambda: 0.0)
+    monkeypatch.setattr(token_attempt, "jitter", lambda: 0.0)
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def at(seconds: int) -> dt.datetime:
 
 def run_sweep_at(seconds: int, authentication_id: int) -> str:
     with time_machine.travel(at(seconds), tick=False):
-        return refresh.refresh_scheduled(authentication_id)
+        return token_single_flight.refresh_scheduled(authentication_id)
 
 
 def test_failures_back_off_then_recover_with_one_mail_each(
@@ -129,7 +129,7 @@ def test_server_error_is_an_outage_that_keeps_backing_off(register, create_authe
 
 
 def test_back_off_never_exceeds_an_hour():
-    assert [tokens.backoff_delay(n).total_seconds() for n in (1, 2, 3, 6, 7, 20)] == [
+    assert [token_attempt.backoff_delay(n).total_seconds() for n in (1, 2, 3, 6, 7, 20)] == [
         60,
         120,
         240,

@@ -12,8 +12,9 @@ import time_machine
 from django.core import mail
 from django.db import connection
 
-from authentications import emails, expiry, refresh, tasks
+from authentications import emails, selectors, tasks
 from authentications.models import AuditEvent, ExpiryNotice, SigningKey
+from authentications.services import expiry_notices, token_single_flight
 from tests import keyfactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -184,20 +185,20 @@ def test_two_checks_at_once_send_nothing_twice(expiring, people, monkeypatch):
     keys = [expiring(name=f"ERP {number}") for number in range(3)]
     threads = 6
     barrier = threading.Barrier(threads)
-    crossed = expiry.crossed
+    crossed = expiry_notices.crossed
 
     def crossed_together(days_left, levels):
         # Every thread has read the keys before any of them claims one.
         barrier.wait(timeout=30)
         return crossed(days_left, levels)
 
-    monkeypatch.setattr(expiry, "crossed", crossed_together)
+    monkeypatch.setattr(expiry_notices, "crossed", crossed_together)
     counts: list[int] = []
     errors: list[BaseException] = []
 
     def run() -> None:
         try:
-            counts.append(len(expiry.check_certificates(morning(7))))
+            counts.append(len(expiry_notices.check_certificates(morning(7))))
         except BaseException as error:  # reported by the main thread
             errors.append(error)
         finally:
@@ -254,10 +255,12 @@ def test_an_expired_certificate_stops_scheduled_refresh(
     expired_at = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     SigningKey.objects.filter(authentication=authentication).update(effective_expires_at=expired_at)
 
-    assert authentication.pk not in refresh.authentications_due()
-    assert refresh.refresh_scheduled(authentication.pk) == "not due"
-    with pytest.raises(refresh.TokenUnavailable, match=f"Certificate expired on {expired_at:%Y-%m-%d}"):
-        refresh.token_for_consumer(authentication, actor="test")
+    assert authentication.pk not in selectors.authentications_due()
+    assert token_single_flight.refresh_scheduled(authentication.pk) == "not due"
+    with pytest.raises(
+        token_single_flight.TokenUnavailable, match=f"Certificate expired on {expired_at:%Y-%m-%d}"
+    ):
+        token_single_flight.token_for_consumer(authentication, actor="test")
     assert fake_netsuite.requests == []
 
     for path in ["/authentications/", f"/authentications/{authentication.identifier}/"]:
@@ -265,5 +268,5 @@ def test_an_expired_certificate_stops_scheduled_refresh(
         assert f"Certificate expired on {expired_at:%Y-%m-%d}" in page
         assert "None yet" not in page
 
-    refresh.token_get(authentication=authentication, actor="test", fresh=True)
+    token_single_flight.token_get(authentication=authentication, actor="test", fresh=True)
     assert len(fake_netsuite.requests) == 1

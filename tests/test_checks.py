@@ -9,7 +9,7 @@ from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 from authentications.checks import check_allowlist, check_secrets, refuse_malformed_allowlist
-from authentications.token_urls import allowlisted_origins
+from authentications.netsuite.token_urls import allowlisted_origins
 
 
 def ids(errors: Sequence[checks.CheckMessage]) -> list[str]:

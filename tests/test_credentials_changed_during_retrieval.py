@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from authentications import netsuite, refresh, tokens
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
+from authentications.netsuite import assertion, http_exchange, token_request
+from authentications.services import token_attempt, token_single_flight
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,17 +45,19 @@ def test_a_token_minted_for_credentials_edited_meanwhile_is_discarded(
     THEN the token is not stored, the caller is told why, and the edit is not counted as a
     failure of the new credentials (no back-off)."""
     authentication = create_authentication(register("p256"))
-    real_request_token = netsuite.request_token
+    real_request_token = token_request.request_token
 
-    def edited_while_asking(credentials: netsuite.Credentials, now: dt.datetime) -> netsuite.TokenResponse:
+    def edited_while_asking(
+        credentials: assertion.Credentials, now: dt.datetime
+    ) -> token_request.TokenResponse:
         answer = real_request_token(credentials, now)
         edit(authentication)
         return answer
 
-    monkeypatch.setattr(netsuite, "request_token", edited_while_asking)
+    monkeypatch.setattr(token_request, "request_token", edited_while_asking)
 
-    with pytest.raises(netsuite.TokenRequestError) as raised:
-        tokens.token_retrieve(authentication=authentication, actor="test")
+    with pytest.raises(http_exchange.TokenRequestError) as raised:
+        token_attempt.token_retrieve(authentication=authentication, actor="test")
 
     assert raised.value.kind == "credentials_changed"
     assert "credentials changed while the token was being retrieved" in raised.value.message
@@ -72,20 +75,22 @@ def test_after_the_edit_the_next_retrieval_stores_a_token_for_the_new_credential
     """GIVEN a token discarded because the scopes changed meanwhile
     WHEN the token is asked for again THEN one is stored, minted for the new scopes."""
     authentication = create_authentication(register("p256"))
-    real_request_token = netsuite.request_token
+    real_request_token = token_request.request_token
 
-    def edited_while_asking(credentials: netsuite.Credentials, now: dt.datetime) -> netsuite.TokenResponse:
-        monkeypatch.setattr(netsuite, "request_token", real_request_token)
+    def edited_while_asking(
+        credentials: assertion.Credentials, now: dt.datetime
+    ) -> token_request.TokenResponse:
+        monkeypatch.setattr(token_request, "request_token", real_request_token)
         answer = real_request_token(credentials, now)
         change_scopes(authentication)
         return answer
 
-    monkeypatch.setattr(netsuite, "request_token", edited_while_asking)
-    with pytest.raises(netsuite.TokenRequestError):
-        refresh.token_get(authentication=authentication, actor="test")
+    monkeypatch.setattr(token_request, "request_token", edited_while_asking)
+    with pytest.raises(http_exchange.TokenRequestError):
+        token_single_flight.token_get(authentication=authentication, actor="test")
 
     authentication.refresh_from_db()
-    token = refresh.token_get(authentication=authentication, actor="test")
+    token = token_single_flight.token_get(authentication=authentication, actor="test")
 
     assert token.value == fake_netsuite.issued_tokens[-1]
     assert fake_netsuite.requests[-1].claims["scope"] == "restlets"

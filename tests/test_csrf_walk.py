@@ -113,8 +113,8 @@ def test_the_walk_reaches_every_view():
     assert shadowed == {"/admin/password_change/"}
     names = {view_name(view) for _, view in views}
     for expected in (
-        "authentications.views.authentication_create",
-        "authentications.rotation_views.rotate_activate",
+        "authentications.views.authentications.authentication_create",
+        "authentications.views.rotation.rotate_activate",
         "api.client_views.client_create",
         "api.views.token",
         "django.contrib.admin.sites.AdminSite.login",

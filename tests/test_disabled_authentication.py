@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from authentications import refresh
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication
-from authentications.netsuite_certificate_services import netsuite_certificate_upload
-from authentications.netsuite_certificates import CertificateEndpointError
+from authentications.netsuite import http_exchange
+from authentications.netsuite.certificate_endpoint import CertificateEndpointError
+from authentications.services import token_single_flight
+from authentications.services.netsuite_certificates import netsuite_certificate_upload
 from tests import test_rollback_and_wipe, test_rotation
 from tests.test_netsuite_certificates import add_pending_key
 
@@ -89,8 +90,8 @@ def test_token_get_refuses_a_disabled_record_for_every_caller(authentication_in_
     authentication = disabled_without_token(authentication_in_state)
     before = AuditEvent.objects.count()
 
-    with pytest.raises(refresh.netsuite.TokenRequestError) as raised:
-        refresh.token_get(authentication=authentication, actor="test", fresh=True)
+    with pytest.raises(http_exchange.TokenRequestError) as raised:
+        token_single_flight.token_get(authentication=authentication, actor="test", fresh=True)
 
     assert (raised.value.kind, raised.value.message) == ("disabled", DISABLED)
     assert fake_netsuite.requests == []
@@ -127,8 +128,8 @@ def test_a_record_disabled_after_it_was_read_is_refused_before_netsuite_is_asked
     HttpAuthentication.objects.filter(pk=authentication.pk).update(enabled=False)
     assert authentication.enabled  # what the caller read before
 
-    with pytest.raises(refresh.netsuite.TokenRequestError) as raised:
-        refresh.token_get(authentication=authentication, actor="test")
+    with pytest.raises(http_exchange.TokenRequestError) as raised:
+        token_single_flight.token_get(authentication=authentication, actor="test")
 
     assert raised.value.kind == "disabled"
     assert fake_netsuite.requests == []

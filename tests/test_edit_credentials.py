@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from api import services as api_services
-from authentications import refresh, services
-from authentications.credential_changes import KeyOperationRefused
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication
+from authentications.services import authentication_records, token_single_flight
+from authentications.services.credential_changes import KeyOperationRefused
 from tests.api.consumer import get_token
 from tests.conftest import put_in_role
 from tests.fake_netsuite import FakeNetSuite
@@ -43,7 +43,7 @@ def acme_with_token(register: Any, create_authentication: Any, fake_netsuite: Fa
     """Acme ERP, whose key NetSuite knows, holding a token; the fake NetSuite forgets the request."""
     registered = register("p256")
     authentication = create_authentication(registered)
-    token = refresh.token_get(authentication=authentication, actor="test")
+    token = token_single_flight.token_get(authentication=authentication, actor="test")
     fake_netsuite.reset()
     # The fake keeps honouring the token it issued (reset() forgets the tokens it issued).
     fake_netsuite.issued_tokens.append(token.value)
@@ -128,14 +128,14 @@ def test_the_service_refuses_the_move_to_any_caller_without_the_rotate_key_permi
     alice, acme_with_token, other_netsuite
 ):
     """GIVEN Acme ERP with a token
-    WHEN code other than the form asks services.authentication_update to change the token URL on
+    WHEN code other than the form asks authentication_records.authentication_update to change the token URL on
     behalf of alice, an integrator
     THEN it is refused with the field named, and nothing changes."""
     _registered, authentication, old_token = acme_with_token
-    values = {name: getattr(authentication, name) for name in services.AUTHENTICATION_FIELDS}
+    values = {name: getattr(authentication, name) for name in authentication_records.AUTHENTICATION_FIELDS}
 
     with pytest.raises(KeyOperationRefused) as refused:
-        services.authentication_update(
+        authentication_records.authentication_update(
             authentication=authentication,
             actor=alice,
             values={**values, "token_url": other_netsuite.token_url},

@@ -14,7 +14,9 @@ from django.test import Client
 from django.utils import timezone
 from django.views.debug import ExceptionReporter
 
-from authentications import key_input, netsuite, services, tokens
+from authentications.keys import pasted, private_keys
+from authentications.netsuite import token_request
+from authentications.services import authentication_records, token_attempt
 from tests import keyfactory
 from tests.conftest import put_in_role
 
@@ -68,7 +70,7 @@ def test_a_crash_while_the_form_reads_the_key_shows_neither_key_nor_passphrase(
     def boom(*args, **kwargs):
         raise Boom("while reading the key")
 
-    monkeypatch.setattr(key_input, "read_pem", boom)
+    monkeypatch.setattr(pasted, "read_pem", boom)
     response = debug_client.post(
         "/authentications/new/",
         form_data(registered, private_key=encrypted, private_key_passphrase=PASSPHRASE),
@@ -89,7 +91,7 @@ def test_a_crash_while_saving_shows_no_piece_of_the_key(debug_client, register, 
     def boom(*, key_material, **kwargs):
         raise Boom("while saving")
 
-    monkeypatch.setattr(services, "authentication_create", boom)
+    monkeypatch.setattr(authentication_records, "authentication_create", boom)
     response = debug_client.post("/authentications/new/", form_data(registered))
 
     assert response.status_code == 500
@@ -107,14 +109,14 @@ def test_a_crash_after_a_token_was_issued_shows_neither_token_nor_assertion(
     settings.DEBUG = True
     authentication = create_authentication(register("p256"))
     signing_key = authentication.active_key()
-    credentials = tokens.credentials_for(authentication, signing_key)
+    credentials = token_attempt.credentials_for(authentication, signing_key)
 
     def boom(*args, **kwargs):
         raise Boom("while reading the answer")
 
-    monkeypatch.setattr(netsuite, "TokenResponse", boom)
+    monkeypatch.setattr(token_request, "TokenResponse", boom)
     with pytest.raises(Boom) as raised:
-        netsuite.request_token(credentials, timezone.now())
+        token_request.request_token(credentials, timezone.now())
     # Drawn before this test holds the secrets itself: the page shows this frame's variables too.
     reporter = ExceptionReporter(None, raised.type, raised.value, raised.tb)
     pages = (reporter.get_traceback_html(), reporter.get_traceback_text())
@@ -140,20 +142,19 @@ def test_settings_that_carry_passwords_are_hidden_on_the_debug_page(settings):
 
 def test_key_administrators_pages_hide_the_generated_key_too(settings, alice, monkeypatch):
     """GIVEN a key pair being generated WHEN saving it breaks THEN the debug page holds no piece of it."""
-    from authentications import keypairs
 
     settings.DEBUG = True
     put_in_role(alice, "Key administrators")
     client = Client(raise_request_exception=False)
     client.force_login(alice)
     generated: list[str] = []
-    original = keypairs.keys.serialize_private_key
+    original = private_keys.serialize_private_key
 
     def keep_and_boom(key):
         generated.append(original(key))
         raise Boom("while storing the generated key")
 
-    monkeypatch.setattr(keypairs.keys, "serialize_private_key", keep_and_boom)
+    monkeypatch.setattr(private_keys, "serialize_private_key", keep_and_boom)
     response = client.post("/authentications/keys/new/", {"kind": "p256", "days": "365", "common_name": "x"})
 
     assert response.status_code == 500

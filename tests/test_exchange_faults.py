@@ -15,7 +15,14 @@ import requests
 import urllib3
 from django.utils import timezone
 
-from authentications import netsuite, netsuite_session
+from authentications.netsuite import (
+    assertion,
+    connections,
+    http_exchange,
+    rest_request,
+    token_request,
+    token_urls,
+)
 from tests.conftest import token_request_error
 from tests.fake_netsuite import FakeNetSuite
 
@@ -73,7 +80,7 @@ def test_no_answer_at_all_is_a_read_timeout_before_the_headers(credentials, fake
 def test_exchange_deadline_is_the_connect_and_read_timeouts_together(settings):
     settings.NSCONNECT_HTTP_CONNECT_TIMEOUT = 2
     settings.NSCONNECT_HTTP_READ_TIMEOUT = 5.5
-    assert netsuite.exchange_deadline_seconds() == 7.5
+    assert http_exchange.exchange_deadline_seconds() == 7.5
 
 
 @pytest.mark.parametrize("kind", ["trickle", "trickle_headers"])
@@ -90,7 +97,7 @@ def test_an_answer_trickling_byte_by_byte_fails_at_the_total_deadline(
     started = time.monotonic()
     error = token_request_error(credentials)
     took = time.monotonic() - started
-    assert took < netsuite.exchange_deadline_seconds() + 1.0
+    assert took < http_exchange.exchange_deadline_seconds() + 1.0
     assert error.kind == "timeout" and error.is_transient
     assert "still answering after 2.5 seconds" in error.message
 
@@ -98,15 +105,15 @@ def test_an_answer_trickling_byte_by_byte_fails_at_the_total_deadline(
 def test_after_a_failed_exchange_the_next_one_works(credentials, fake_netsuite):
     fake_netsuite.fail_next("truncated")
     token_request_error(credentials)
-    assert netsuite.request_token(credentials, timezone.now()).access_token
+    assert token_request.request_token(credentials, timezone.now()).access_token
 
 
 # --- send_test_request and the certificate endpoint break the same way -----------------
 
 
 @pytest.fixture
-def token(credentials: netsuite.Credentials) -> str:
-    return netsuite.request_token(credentials, timezone.now()).access_token
+def token(credentials: assertion.Credentials) -> str:
+    return token_request.request_token(credentials, timezone.now()).access_token
 
 
 @pytest.mark.parametrize(
@@ -121,8 +128,8 @@ def token(credentials: netsuite.Credentials) -> str:
 def test_a_test_request_whose_answer_breaks_is_explained(token, fake_netsuite, settings, kind, says):
     settings.NSCONNECT_HTTP_READ_TIMEOUT = 0.5
     fake_netsuite.fail_next(kind, on="record")
-    with pytest.raises(netsuite.TokenRequestError, match=says) as raised:
-        netsuite.send_test_request(token_url=fake_netsuite.token_url, access_token=token, path="")
+    with pytest.raises(http_exchange.TokenRequestError, match=says) as raised:
+        rest_request.send_test_request(token_url=fake_netsuite.token_url, access_token=token, path="")
     assert token not in raised.value.message
 
 
@@ -132,8 +139,8 @@ def test_a_trickling_test_request_fails_at_the_total_deadline(token, fake_netsui
     fake_netsuite.trickle_seconds = 0.3
     fake_netsuite.fail_next("trickle", on="record")
     started = time.monotonic()
-    with pytest.raises(netsuite.TokenRequestError, match="still answering after 1.5 seconds"):
-        netsuite.send_test_request(token_url=fake_netsuite.token_url, access_token=token, path="")
+    with pytest.raises(http_exchange.TokenRequestError, match="still answering after 1.5 seconds"):
+        rest_request.send_test_request(token_url=fake_netsuite.token_url, access_token=token, path="")
     assert time.monotonic() - started < 2.5
 
 
@@ -155,7 +162,7 @@ def test_the_test_request_button_shows_a_broken_answer_instead_of_an_error_page(
 def test_a_certificate_upload_whose_answer_breaks_may_have_been_carried_out(
     token, credentials, fake_netsuite, settings, kind
 ):
-    from authentications.netsuite_certificates import CertificateEndpointError, add_certificate
+    from authentications.netsuite.certificate_endpoint import CertificateEndpointError, add_certificate
 
     settings.NSCONNECT_HTTP_READ_TIMEOUT = 0.5
     fake_netsuite.fail_next(kind, on="certificates")
@@ -168,14 +175,14 @@ def test_a_certificate_upload_whose_answer_breaks_may_have_been_carried_out(
             role_id="3",
             entity_id="4",
         )
-    assert isinstance(raised.value, netsuite.TokenRequestError) and raised.value.is_transient
+    assert isinstance(raised.value, http_exchange.TokenRequestError) and raised.value.is_transient
     assert "may have been carried out" in raised.value.message
 
 
 def test_a_trickling_certificate_answer_fails_at_the_total_deadline(
     token, credentials, fake_netsuite, settings
 ):
-    from authentications.netsuite_certificates import CertificateEndpointError, list_certificates
+    from authentications.netsuite.certificate_endpoint import CertificateEndpointError, list_certificates
 
     settings.NSCONNECT_HTTP_CONNECT_TIMEOUT = 0.5
     settings.NSCONNECT_HTTP_READ_TIMEOUT = 1.0
@@ -197,12 +204,12 @@ def tls_fake_netsuite(settings: Any, monkeypatch: Any) -> Iterator[FakeNetSuite]
     """A second fake NetSuite serving HTTPS with a certificate for 127.0.0.1 that the session trusts."""
     with FakeNetSuite(tls=True) as fake:
         settings.NSCONNECT_TOKEN_URL_ALLOWLIST = [fake.origin]
-        monkeypatch.setattr(netsuite_session.http_session(), "verify", fake.certificate_file)
+        monkeypatch.setattr(connections.http_session(), "verify", fake.certificate_file)
         yield fake
 
 
 def test_an_answer_over_tls_is_read_through_the_deadline(tls_fake_netsuite):
-    answer = netsuite.send_test_request(
+    answer = rest_request.send_test_request(
         token_url=tls_fake_netsuite.token_url, access_token="not-issued", path=""
     )
     assert answer.status == 401 and "INVALID_LOGIN" in "".join(answer.first_lines)
@@ -214,15 +221,15 @@ def test_a_trickling_answer_over_tls_fails_at_the_total_deadline(tls_fake_netsui
     tls_fake_netsuite.trickle_seconds = 0.3
     tls_fake_netsuite.fail_next("trickle", on="record")
     started = time.monotonic()
-    with pytest.raises(netsuite.TokenRequestError, match="still answering after 1.5 seconds"):
-        netsuite.send_test_request(token_url=tls_fake_netsuite.token_url, access_token="t", path="")
+    with pytest.raises(http_exchange.TokenRequestError, match="still answering after 1.5 seconds"):
+        rest_request.send_test_request(token_url=tls_fake_netsuite.token_url, access_token="t", path="")
     assert time.monotonic() - started < 2.5
 
 
 def test_a_truncated_answer_over_tls_is_explained(tls_fake_netsuite):
     tls_fake_netsuite.fail_next("truncated", on="record")
-    with pytest.raises(netsuite.TokenRequestError, match="was cut off") as raised:
-        netsuite.send_test_request(token_url=tls_fake_netsuite.token_url, access_token="t", path="")
+    with pytest.raises(http_exchange.TokenRequestError, match="was cut off") as raised:
+        rest_request.send_test_request(token_url=tls_fake_netsuite.token_url, access_token="t", path="")
     assert raised.value.kind == "interrupted"
 
 
@@ -240,8 +247,8 @@ def test_an_untrusted_tls_certificate_is_named(credentials, settings, untrusted_
     """GIVEN an allowlisted HTTPS origin whose certificate is not trusted WHEN a token is requested
     THEN the failure says the certificate was not trusted, and nothing was sent."""
     settings.NSCONNECT_TOKEN_URL_ALLOWLIST = [untrusted_tls_server]
-    bad = netsuite.Credentials(
-        **{**credentials.__dict__, "token_url": untrusted_tls_server + netsuite.TOKEN_PATH}
+    bad = assertion.Credentials(
+        **{**credentials.__dict__, "token_url": untrusted_tls_server + token_urls.TOKEN_PATH}
     )
     error = token_request_error(bad)
     assert error.kind == "tls" and error.is_transient
@@ -271,9 +278,9 @@ def test_whatever_the_transport_raises_becomes_a_token_request_error(
     def send(*args: Any, **kwargs: Any) -> None:
         raise raised
 
-    monkeypatch.setattr(netsuite_session.http_session(), "send", send)
+    monkeypatch.setattr(connections.http_session(), "send", send)
     error = token_request_error(credentials)
-    assert (error.kind, type(error)) == (kind, netsuite.TokenRequestError)
+    assert (error.kind, type(error)) == (kind, http_exchange.TokenRequestError)
     assert says in error.message
 
 

@@ -14,9 +14,10 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from authentications import netsuite
 from authentications.models import AccessToken, HttpAuthentication
-from authentications.netsuite_certificates import list_certificates
+from authentications.netsuite import token_request
+from authentications.netsuite.certificate_endpoint import list_certificates
+from authentications.services import token_single_flight
 from tests.conftest import token_request_error
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +61,7 @@ def test_it_still_accepts_an_expires_in_up_to_a_day_as_a_string_or_a_number(
     """GIVEN expires_in a day or less, as a string or a number WHEN a token is requested THEN it is taken."""
     fake_netsuite.expires_in = expires_in
 
-    response = netsuite.request_token(credentials, timezone.now())
+    response = token_request.request_token(credentials, timezone.now())
 
     assert response.expires_in == int(expires_in)
 
@@ -179,10 +180,9 @@ def test_a_certificate_endpoint_answer_nested_past_the_recursion_limit_is_kept_a
 ):
     """GIVEN the certificate endpoint answers "[" * 60000 WHEN the certificates are listed
     THEN the answer is shown as text (not JSON), not a RecursionError."""
-    from authentications import refresh
 
     authentication = create_authentication(register("p256"))
-    token = refresh.token_get(authentication=authentication, actor="test").value
+    token = token_single_flight.token_get(authentication=authentication, actor="test").value
     fake_netsuite.answer_certificates_next(200, DEEP_JSON)
 
     answer = list_certificates(
@@ -231,10 +231,10 @@ def test_it_refuses_a_token_of_60_kb(credentials, fake_netsuite):
 
 def test_it_accepts_a_token_of_printable_ascii_up_to_the_limit(credentials, fake_netsuite):
     printable = "".join(chr(code) for code in range(0x21, 0x7F))
-    token = (printable * 200)[: netsuite.MAX_ACCESS_TOKEN_CHARS]
+    token = (printable * 200)[: token_request.MAX_ACCESS_TOKEN_CHARS]
     fake_netsuite.answer_token_next(200, token_answer(token))
 
-    assert netsuite.request_token(credentials, timezone.now()).access_token == token
+    assert token_request.request_token(credentials, timezone.now()).access_token == token
 
 
 def test_a_token_with_a_header_in_it_is_never_stored(
@@ -288,9 +288,9 @@ def test_a_retry_after_that_means_nothing_is_no_retry_after(credentials, fake_ne
     [
         ("300", 300),
         ("0300", 300),
-        ("99999999999", netsuite.MAX_RETRY_AFTER_SECONDS),
+        ("99999999999", token_request.MAX_RETRY_AFTER_SECONDS),
         # past int()'s 4300 digits: read as "very long", not as an unexpected error
-        ("9" * 5000, netsuite.MAX_RETRY_AFTER_SECONDS),
+        ("9" * 5000, token_request.MAX_RETRY_AFTER_SECONDS),
         # many leading zeros are still the small number they write
         ("0" * 20 + "30", 30),
     ],

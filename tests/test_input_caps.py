@@ -12,14 +12,16 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.uploadhandler import StopFutureHandlers
 from django.test import Client
 
-from authentications import field_rules, key_input, keys, netsuite
+from authentications.forms import field_rules
+from authentications.keys import certificates, pasted, private_keys
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
+from authentications.netsuite import assertion, token_urls
 
 pytestmark = pytest.mark.django_db
 
 NEW = "/authentications/new/"
 MEGABYTE = 1024 * 1024
-CAPPED_UPLOADS = ["authentications.key_input.CappedUploadHandler"]
+CAPPED_UPLOADS = ["authentications.keys.pasted.CappedUploadHandler"]
 
 
 def assert_refused_at(response: Any, field: str | None, fragment: str, form: str = "form") -> None:
@@ -59,12 +61,22 @@ HTTP_AUTHENTICATION_FIELDS = [
     ("name", "n" * MEGABYTE, "at most 100 characters", None),
     ("certificate_id", "c" * MEGABYTE, "at most 255 characters", None),
     ("consumer_key", "a" * MEGABYTE, "at most 255 characters", None),
-    ("scopes", "restlets," * (MEGABYTE // 9), "at most 100 characters", (netsuite, "parse_scopes")),
-    ("account_id", "1" * MEGABYTE, "at most 40 characters", (netsuite, "account_host")),
-    ("token_url", "https://" + "a" * MEGABYTE, "at most 500 characters", (netsuite, "check_token_url")),
-    ("private_key", "A" * (10 * MEGABYTE), "a private key in PEM is at most 8,192", (keys, "normalize_pem")),
+    ("scopes", "restlets," * (MEGABYTE // 9), "at most 100 characters", (assertion, "parse_scopes")),
+    ("account_id", "1" * MEGABYTE, "at most 40 characters", (token_urls, "account_host")),
+    ("token_url", "https://" + "a" * MEGABYTE, "at most 500 characters", (token_urls, "check_token_url")),
+    (
+        "private_key",
+        "A" * (10 * MEGABYTE),
+        "a private key in PEM is at most 8,192",
+        (private_keys, "normalize_pem"),
+    ),
     ("private_key_passphrase", "p" * MEGABYTE, "at most 1,024", None),
-    ("certificate", "B" * MEGABYTE, "a certificate in PEM is at most 16,384", (keys, "load_certificate")),
+    (
+        "certificate",
+        "B" * MEGABYTE,
+        "a certificate in PEM is at most 16,384",
+        (certificates, "load_certificate"),
+    ),
     (
         "alert_recipients",
         "a@example.com " * (MEGABYTE // 14),
@@ -91,7 +103,7 @@ def test_each_field_of_the_form_refuses_an_oversized_value_before_reading_it(
     if reader:
         never_called(*reader)
     if field == "private_key":
-        never_called(keys, "load_private_key")
+        never_called(private_keys, "load_private_key")
     response = alice_client.post(NEW, data)
     assert_refused_at(response, field, message)
     assert_nothing_saved()
@@ -135,7 +147,7 @@ def test_an_oversized_upload_is_refused_with_its_size_without_being_spooled(
     WHEN the form is saved THEN the field says how large the file is and how large it may be,
     the file was never written to disk nor read as PEM, and nothing is saved."""
     settings.FILE_UPLOAD_HANDLERS = CAPPED_UPLOADS
-    never_called(keys, "normalize_pem")
+    never_called(private_keys, "normalize_pem")
     data = form_data(register("p256"), **{shown_at: ""})
     data[field] = SimpleUploadedFile("big.pem", b"-" * (20 * MEGABYTE))
     response = alice_client.post(NEW, data)
@@ -177,7 +189,7 @@ def test_the_capped_handler_reads_real_key_and_certificate_files_whole(
 def test_the_capped_handler_keeps_a_bounded_part_of_a_file_and_counts_the_rest():
     """However large the upload, what is kept in memory is one byte past the largest PEM cap,
     and the size the form sees is the size that was sent."""
-    handler = key_input.CappedUploadHandler()
+    handler = pasted.CappedUploadHandler()
     with pytest.raises(StopFutureHandlers):
         handler.new_file("private_key_file", "big.pem", "application/x-pem-file", None)
     chunk = b"-" * (64 * 1024)
@@ -185,7 +197,7 @@ def test_the_capped_handler_keeps_a_bounded_part_of_a_file_and_counts_the_rest()
         assert handler.receive_data_chunk(chunk, start) is None  # nothing left for another handler
     upload = handler.file_complete(20 * MEGABYTE)
     assert upload.size == 20 * MEGABYTE
-    assert len(upload.read()) == key_input.MAX_PEM_CHARS + 1
+    assert len(upload.read()) == pasted.MAX_PEM_CHARS + 1
 
 
 @pytest.fixture
@@ -247,4 +259,4 @@ def test_a_body_over_the_request_cap_is_refused_before_it_is_read(alice_client, 
 def test_the_capped_upload_handler_is_the_one_every_request_uses():
     from django.conf import settings as loaded
 
-    assert loaded.FILE_UPLOAD_HANDLERS == ["authentications.key_input.CappedUploadHandler"]
+    assert loaded.FILE_UPLOAD_HANDLERS == ["authentications.keys.pasted.CappedUploadHandler"]

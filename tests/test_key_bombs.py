@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from authentications import key_limits, keys
+from authentications.keys import limits, private_keys
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
 from tests import craftedkeys, keyfactory
 
@@ -30,7 +30,7 @@ def opened(monkeypatch) -> list[str]:
     for module, name in (
         (serialization, "load_pem_private_key"),
         (serialization, "load_der_private_key"),
-        (key_limits, "decrypt_private_key"),
+        (limits, "decrypt_private_key"),
     ):
         original = getattr(module, name)
 
@@ -264,8 +264,8 @@ def test_it_refuses_an_old_pkcs12_encryption_with_a_way_out(alice_client, form_d
 @pytest.mark.parametrize("label", ["PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "RSA PRIVATE KEY"])
 def test_it_gives_a_clean_message_for_malformed_der(label, damaged):
     """GIVEN DER that lies about its lengths WHEN loaded THEN a KeyMaterialError, never a crash."""
-    with pytest.raises(keys.KeyMaterialError, match="could not be read"):
-        keys.load_private_key(craftedkeys.pem(label, damaged), "s3cret")
+    with pytest.raises(private_keys.KeyMaterialError, match="could not be read"):
+        private_keys.load_private_key(craftedkeys.pem(label, damaged), "s3cret")
 
 
 # --- what people really paste still opens ---------------------------------------------------
@@ -297,7 +297,7 @@ def test_it_opens_keys_encrypted_with_the_defaults_of_common_tools(options):
     THEN it opens."""
     key = keyfactory.private_key("p256")
     encrypted = craftedkeys.encrypt(craftedkeys.pkcs8_der(key), "pässphrase", **options)
-    assert keys.load_private_key(encrypted, "pässphrase").private_numbers() == key.private_numbers()
+    assert private_keys.load_private_key(encrypted, "pässphrase").private_numbers() == key.private_numbers()
 
 
 @pytest.mark.parametrize("fmt", ["pkcs8", "traditional"])
@@ -305,11 +305,11 @@ def test_it_opens_keys_encrypted_by_cryptography(fmt):
     """GIVEN a key encrypted with BestAvailableEncryption WHEN loaded with its passphrase THEN it opens."""
     key = keyfactory.private_key("rsa3072")
     encrypted = keyfactory.private_pem(key, fmt=fmt, passphrase="s3cret")
-    assert keys.load_private_key(encrypted, "s3cret").private_numbers() == key.private_numbers()
+    assert private_keys.load_private_key(encrypted, "s3cret").private_numbers() == key.private_numbers()
 
 
 def test_it_says_when_the_passphrase_does_not_open_a_pkcs8_key():
     """GIVEN an encrypted PKCS#8 key WHEN loaded with a wrong passphrase THEN the passphrase is blamed."""
     encrypted = craftedkeys.encrypt(craftedkeys.pkcs8_der(keyfactory.private_key("p256")), "right")
-    with pytest.raises(keys.PassphraseError, match="does not open"):
-        keys.load_private_key(encrypted, "wrong")
+    with pytest.raises(private_keys.PassphraseError, match="does not open"):
+        private_keys.load_private_key(encrypted, "wrong")

@@ -16,9 +16,10 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from authentications import keys, services
-from authentications.forms import AuthenticationForm
+from authentications.forms.authentication import AuthenticationForm
+from authentications.keys import private_keys
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
+from authentications.services import authentication_records
 from tests.conftest import Registered, new_certificate_id, new_consumer_key, put_in_role
 from tests.fake_netsuite import FakeNetSuite
 
@@ -146,7 +147,7 @@ def test_a_generated_key_pair_retrieves_a_token_and_becomes_the_active_key(
     assert crt["Content-Disposition"] == 'attachment; filename="acme-erp.crt"'
     assert pem.content == crt.content
     certificate = x509.load_pem_x509_certificate(pem.content)
-    stored_key = keys.load_private_key(signing_key.private_key)  # the foundation's full check
+    stored_key = private_keys.load_private_key(signing_key.private_key)  # the foundation's full check
     spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
     assert certificate.public_key().public_bytes(*spki) == stored_key.public_key().public_bytes(*spki)
 
@@ -354,9 +355,11 @@ def test_a_key_pair_taken_meanwhile_is_not_attached_twice(pages, fake_netsuite, 
     assert all(form.is_valid() for form in forms)
     first, second = (form.key_material for form in forms)
     assert first is not None and second is not None
-    services.authentication_create(actor=alice, values=forms[0].authentication_values(), key_material=first)
+    authentication_records.authentication_create(
+        actor=alice, values=forms[0].authentication_values(), key_material=first
+    )
     with pytest.raises(ValidationError, match="just taken by another authentication"):
-        services.authentication_create(
+        authentication_records.authentication_create(
             actor=alice, values=forms[1].authentication_values(), key_material=second
         )
     assert list(HttpAuthentication.objects.values_list("name", flat=True)) == ["Acme ERP"]

@@ -40,8 +40,10 @@ from django.utils import timezone
 
 from api.apikeys import KEY_START, PREFIX_LENGTH
 from api.models import ApiClient
-from authentications import services, tasks, views
+from authentications import tasks
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
+from authentications.services import authentication_records
+from authentications.views import authentications as authentication_views
 from tests import keyfactory
 from tests.conftest import ENCRYPTION_KEY, Registered, new_certificate_id, new_consumer_key
 from tests.fake_netsuite import FakeNetSuite
@@ -338,7 +340,7 @@ class Flows:
             raise Boom("while saving")
 
         with self.monkeypatch.context() as patch:
-            patch.setattr(services, "authentication_create", crash)
+            patch.setattr(authentication_records, "authentication_create", crash)
             crashed = self.integrator.post("/authentications/new/", form)
         assert crashed.status_code == 500 and "while saving" in crashed.content.decode()
         assert self.integrator.post("/authentications/new/", form).status_code == 302
@@ -375,7 +377,7 @@ class Flows:
             raise Boom("after the token came")
 
         with self.monkeypatch.context() as patch:
-            patch.setattr(views, "RetrieveOutcome", crash)
+            patch.setattr(authentication_views, "RetrieveOutcome", crash)
             crashed = self.integrator.post("/authentications/acme-erp/retrieve-token/")
         assert crashed.status_code == 500 and "after the token came" in crashed.content.decode()
 

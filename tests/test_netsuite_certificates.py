@@ -8,20 +8,21 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from authentications import netsuite, netsuite_session, refresh, tokens
-from authentications.forms import AuthenticationForm
-from authentications.keys import certificate_facts, load_certificate
+from authentications.forms.authentication import AuthenticationForm
+from authentications.keys.certificates import certificate_facts, load_certificate
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
-from authentications.netsuite_certificate_services import (
-    CertificateActionRefused,
-    netsuite_certificate_revoke,
-    netsuite_certificate_upload,
-)
-from authentications.netsuite_certificates import (
+from authentications.netsuite import connections, http_exchange, token_request, token_urls
+from authentications.netsuite.certificate_endpoint import (
     CertificateEndpointError,
     add_certificate,
     certificates_host,
     list_certificates,
+)
+from authentications.services import token_attempt, token_single_flight
+from authentications.services.netsuite_certificates import (
+    CertificateActionRefused,
+    netsuite_certificate_revoke,
+    netsuite_certificate_upload,
 )
 from tests import keyfactory
 
@@ -60,9 +61,9 @@ def certificate_requests(fake_netsuite: Any) -> list[Any]:
     return [r for r in fake_netsuite.requests if "/certificates" in r.path]
 
 
-def token_with(authentication: HttpAuthentication, signing_key: SigningKey) -> netsuite.TokenResponse:
-    credentials = tokens.credentials_for(authentication, signing_key)
-    return netsuite.request_token(credentials, timezone.now())
+def token_with(authentication: HttpAuthentication, signing_key: SigningKey) -> token_request.TokenResponse:
+    credentials = token_attempt.credentials_for(authentication, signing_key)
+    return token_request.request_token(credentials, timezone.now())
 
 
 def upload(authentication: HttpAuthentication, pending: SigningKey, alice: Any) -> Any:
@@ -227,7 +228,7 @@ def test_a_token_nobody_issued_is_refused_with_the_permission_to_look_for(authen
 
 
 def test_no_cookie_goes_with_the_token_even_when_the_session_holds_one(authentication, alice, fake_netsuite):
-    session = netsuite_session.http_session()
+    session = connections.http_session()
     session.cookies.set("NS_ROUTING_VERSION", "LAGGING")
     try:
         upload(authentication, add_pending_key(authentication), alice)
@@ -238,7 +239,7 @@ def test_no_cookie_goes_with_the_token_even_when_the_session_holds_one(authentic
 
 def test_a_timeout_is_explained_and_audited(authentication, alice, fake_netsuite, settings):
     pending = add_pending_key(authentication)
-    refresh.token_get(authentication=authentication, actor="test")  # before NetSuite slows down
+    token_single_flight.token_get(authentication=authentication, actor="test")  # before NetSuite slows down
     settings.NSCONNECT_HTTP_READ_TIMEOUT = 0.3
     fake_netsuite.delay = 1.0
     with pytest.raises(CertificateEndpointError, match="may have been carried out"):
@@ -289,7 +290,7 @@ def test_revoke_posts_to_the_revoke_path_and_netsuite_then_refuses_the_old_certi
         == CERTIFICATES_PATH.format(authentication.consumer_key) + f"/{old.certificate_id}/revoke"
     )
     assert request.headers["authorization"] == f"Bearer {AccessToken.objects.get().value}"
-    with pytest.raises(netsuite.TokenRequestError) as refused:
+    with pytest.raises(http_exchange.TokenRequestError) as refused:
         token_with(authentication, old)
     assert refused.value.kind == "invalid_client"
     assert token_with(authentication, pending).access_token
@@ -318,7 +319,7 @@ def test_an_allowlisted_origin_stands_in_for_the_restlets_host(fake_netsuite):
 
 
 def test_certificates_host_refuses_other_hosts():
-    with pytest.raises(netsuite.ProtocolValueError):
+    with pytest.raises(token_urls.ProtocolValueError):
         certificates_host("https://example.com/services/rest/auth/oauth2/v1/token")
 
 
@@ -368,7 +369,7 @@ def test_the_answer_is_shown_and_audited_without_its_secrets(authentication, ali
 
 
 def test_the_bearer_token_echoed_back_is_never_shown(authentication, fake_netsuite):
-    refresh.token_get(authentication=authentication, actor="test")
+    token_single_flight.token_get(authentication=authentication, actor="test")
     token = AccessToken.objects.get().value
     fake_netsuite.answer_certificates_next(200, {"echo": token, "items": [token]})
     answer = list_certificates(

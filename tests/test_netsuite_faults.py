@@ -3,7 +3,8 @@ stored token, signing key and record survive it unchanged, the token is still se
 status on the record's page says what happened in plain words.
 
 One row per fault, played by the real fake NetSuite (tests/fake_netsuite.py) and met on the path
-the beat takes: sweep_tokens -> refresh_token -> refresh.refresh_scheduled -> tokens.token_retrieve.
+the beat takes: sweep_tokens -> refresh_token -> token_single_flight.refresh_scheduled ->
+token_attempt.token_retrieve.
 How each fault reads at the exchange itself is in test_exchange_faults.py and test_hostile_answers.py.
 """
 
@@ -24,16 +25,21 @@ from django.db.models.functions import Cast
 from django.utils import timezone
 from django.utils.html import escape
 
-from authentications import refresh, tasks, tokens
+from authentications import tasks
 from authentications.models import AccessToken, HttpAuthentication, SigningKey
-from authentications.netsuite_certificates import add_certificate, list_certificates, revoke_certificate
+from authentications.netsuite.certificate_endpoint import (
+    add_certificate,
+    list_certificates,
+    revoke_certificate,
+)
+from authentications.services import token_attempt, token_single_flight
 from tests.fake_netsuite import HTML, TOKEN_PATH, FakeNetSuite
 
 pytestmark = pytest.mark.django_db
 
 # The stored token has this long left: valid, and inside the refresh margin (600 s), so due.
 SECONDS_LEFT = 300
-FIRST_BACK_OFF = tokens.FIRST_RETRY_SECONDS
+FIRST_BACK_OFF = token_attempt.FIRST_RETRY_SECONDS
 MB = 1024 * 1024
 
 
@@ -41,7 +47,7 @@ MB = 1024 * 1024
 def _fast(settings: Any, monkeypatch: Any) -> None:
     # Alice's password is never typed here: hashing it for real costs a second per test.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    monkeypatch.setattr(tokens, "jitter", lambda: 0.0)
+    monkeypatch.setattr(token_attempt, "jitter", lambda: 0.0)
 
 
 # --- where a fault needs a second server ------------------------------------------------
@@ -310,7 +316,7 @@ def stored_state(authentication: HttpAuthentication) -> dict[str, Any]:
     lease included), every signing key, the token, and the secrets as encrypted at rest."""
     pk = authentication.pk
     fields = dict(HttpAuthentication.objects.filter(pk=pk).values().get())
-    record = {name: value for name, value in fields.items() if name not in tokens.STATUS_FIELDS}
+    record = {name: value for name, value in fields.items() if name not in token_attempt.STATUS_FIELDS}
     keys = SigningKey.objects.filter(authentication_id=pk).order_by("pk")
     token = AccessToken.objects.filter(authentication_id=pk)
     # Cast to a plain text field: the column as stored, not decrypted.
@@ -331,7 +337,7 @@ def assert_stored_state_survived(
     # ... and the token is what a consumer is served, without asking NetSuite again.
     asked = len(fake.requests)
     authentication.refresh_from_db()
-    served = refresh.token_for_consumer(authentication, actor="test")
+    served = token_single_flight.token_for_consumer(authentication, actor="test")
     assert served.value == before["token"]["value"]
     assert len(fake.requests) == asked
 

@@ -10,8 +10,8 @@ import time_machine
 from django.core import mail
 
 from api import services as api_services
-from authentications import refresh, tokens
 from authentications.models import HttpAuthentication
+from authentications.services import token_attempt, token_single_flight
 from tests.api.consumer import get_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,7 +21,7 @@ T0 = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(hour=8, minute=0, 
 
 @pytest.fixture(autouse=True)
 def _no_jitter(monkeypatch):
-    monkeypatch.setattr(tokens, "jitter", lambda: 0.0)
+    monkeypatch.setattr(token_attempt, "jitter", lambda: 0.0)
 
 
 def test_ten_server_errors_never_stop_retries_and_netsuites_recovery_serves_again(
@@ -38,7 +38,7 @@ def test_ten_server_errors_never_stop_retries_and_netsuites_recovery_serves_agai
     waits, now = [], T0
     for _ in range(10):
         with time_machine.travel(now, tick=False):
-            assert refresh.refresh_scheduled(authentication.pk) == "failed: server_error"
+            assert token_single_flight.refresh_scheduled(authentication.pk) == "failed: server_error"
             during = get_token(client, "acme-erp", key)
         row = HttpAuthentication.objects.get(pk=authentication.pk)
         assert not row.retries_stopped
@@ -52,7 +52,7 @@ def test_ten_server_errors_never_stop_retries_and_netsuites_recovery_serves_agai
     assert [message.subject for message in mail.outbox] == ["nsconnect: token refresh failing for Acme ERP"]
 
     with time_machine.travel(now, tick=False):
-        assert refresh.refresh_scheduled(authentication.pk).startswith("valid until")
+        assert token_single_flight.refresh_scheduled(authentication.pk).startswith("valid until")
         served = get_token(client, "acme-erp", key)
     assert served.status_code == 200
     assert served.json()["access_token"] == fake_netsuite.issued_tokens[-1]

@@ -10,8 +10,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from authentications import upload_day
-from authentications.keys import certificate_facts, load_certificate
+from authentications.forms import upload_day
+from authentications.keys.certificates import certificate_facts, load_certificate
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
 from tests import keyfactory, test_rotation
 from tests.conftest import new_certificate_id

@@ -13,6 +13,7 @@ from django.test import Client
 from api import services as api_services
 from api.models import ApiClient
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
+from authentications.services import token_single_flight
 from tests.conftest import put_in_role
 
 pytestmark = pytest.mark.django_db
@@ -155,9 +156,8 @@ def world(register, create_authentication, form_data, fake_netsuite, alice) -> d
         "client": client_.client,
         "form_data": form_data,
     }
-    from authentications import refresh
 
-    refresh.token_get(authentication=authentication, actor="test")
+    token_single_flight.token_get(authentication=authentication, actor="test")
     fake_netsuite.reset()
     return world
 

@@ -24,7 +24,9 @@ from django.core.mail.message import sanitize_address
 from hypothesis import assume, example, given, note
 from hypothesis import strategies as st
 
-from authentications import field_rules, key_input, key_limits, keys, netsuite, token_urls
+from authentications.forms import field_rules
+from authentications.keys import certificates, limits, pasted, private_keys
+from authentications.netsuite import assertion, token_urls
 from tests import craftedkeys, keyfactory
 from tests import hypothesis_profiles as hypothesis_profiles  # noqa: F401  (loads the profile)
 
@@ -273,9 +275,9 @@ def test_any_account_id_gives_a_token_url_or_a_message(text):
         return
     if not account:
         return
-    url = netsuite.token_url_for_account(account)
-    assert netsuite.check_token_url(url) == url
-    assert netsuite.token_url_for_account(field_rules.account_id(account)) == url
+    url = token_urls.token_url_for_account(account)
+    assert token_urls.check_token_url(url) == url
+    assert token_urls.token_url_for_account(field_rules.account_id(account)) == url
 
 
 scope_like = st.one_of(
@@ -304,7 +306,7 @@ def test_any_scopes_give_known_scopes_or_a_message(text):
         assert_clean_message(error)
         return
     scopes = cleaned.split(",")
-    assert set(scopes) <= {*netsuite.SCOPES, netsuite.MCP_SCOPE}
+    assert set(scopes) <= {*assertion.SCOPES, assertion.MCP_SCOPE}
     assert len(set(scopes)) == len(scopes)
     assert field_rules.scopes(cleaned) == cleaned
 
@@ -382,7 +384,7 @@ def real_keys() -> dict[str, bytes]:
 
 
 OIDS = [
-    craftedkeys.RSA_ENCRYPTION, "1.2.840.113549.1.1.10", key_limits.EC_OID, *key_limits.REFUSED_KEY_TYPES,
+    craftedkeys.RSA_ENCRYPTION, "1.2.840.113549.1.1.10", limits.EC_OID, *limits.REFUSED_KEY_TYPES,
     craftedkeys.PBES2, craftedkeys.PBKDF2, craftedkeys.SCRYPT, craftedkeys.PBE_SHA1_3DES,
     *craftedkeys.HMAC_OIDS.values(), "2.16.840.1.101.3.4.1.42", "1.2.840.113549.3.7", "1.2.840.10045.3.1.7",
     "2.5.4.3", "1.2.3",
@@ -442,13 +444,13 @@ def shaped_der(draw: Any) -> tuple[str, bytes]:
         return "RSA PRIVATE KEY", craftedkeys.sequence(*draw(st.lists(der_integer, min_size=1, max_size=10)))
     if shape == "pbkdf2":
         # Cheap ones only, or over the limit: a property test must not pay 600,000 rounds often.
-        iterations = draw(number.filter(lambda n: n <= 4096 or n > key_limits.MAX_PBKDF2_ITERATIONS))
+        iterations = draw(number.filter(lambda n: n <= 4096 or n > limits.MAX_PBKDF2_ITERATIONS))
         kdf = craftedkeys.pbkdf2_parameters(
             iterations, draw(st.binary(max_size=16)), draw(st.sampled_from(list(craftedkeys.HMAC_OIDS)))
         )
     elif shape == "scrypt":
         n, r, p = draw(number), draw(number), draw(number)
-        assume(n * r * p <= 2**14 or n * r * p > key_limits.MAX_SCRYPT_WORK)
+        assume(n * r * p <= 2**14 or n * r * p > limits.MAX_SCRYPT_WORK)
         kdf = craftedkeys.scrypt_parameters(n, r, p, draw(st.binary(max_size=16)))
     else:
         kdf = craftedkeys.sequence(draw(der_oid), tree)
@@ -546,20 +548,20 @@ any_pem = st.one_of(pem_like(), pem_like(), mangled(pem_like()), st.text(max_siz
 passphrase = st.one_of(st.just(""), st.just("s3cret"), st.text(max_size=20))
 
 
-def read_key(text: str, upload: Any, secret: str) -> keys.PrivateKey | None:
+def read_key(text: str, upload: Any, secret: str) -> private_keys.PrivateKey | None:
     """The private key field as the form reads it: the paste or file, then the key."""
-    pem = key_input.read_pem(text, upload, what="private key", required_message="Paste the private key.")
-    return keys.load_private_key(pem, secret)
+    pem = pasted.read_pem(text, upload, what="private key", required_message="Paste the private key.")
+    return private_keys.load_private_key(pem, secret)
 
 
 def assert_key_or_clean_error(text: str, upload: Any, secret: str) -> None:
     try:
         key = read_key(text, upload, secret)
-    except (forms.ValidationError, keys.KeyMaterialError) as error:
+    except (forms.ValidationError, private_keys.KeyMaterialError) as error:
         assert_clean_message(error)
         return
-    assert keys.check_key_allowed(key) is key
-    assert keys.algorithms_for_key(key)
+    assert private_keys.check_key_allowed(key) is key
+    assert private_keys.algorithms_for_key(key)
 
 
 def key_with_oid_arc_bytes(size: int) -> str:
@@ -618,9 +620,9 @@ def test_any_pasted_certificate_is_read_or_refused_with_a_message(text):
     THEN it is refused with a message for the field, or its facts are read."""
     key = keyfactory.private_key("p256")
     try:
-        pem = key_input.read_pem(text, None, what="certificate", required_message="Paste the certificate.")
-        facts = keys.certificate_facts(keys.load_certificate(pem), key)
-    except (forms.ValidationError, keys.KeyMaterialError) as error:
+        pem = pasted.read_pem(text, None, what="certificate", required_message="Paste the certificate.")
+        facts = certificates.certificate_facts(certificates.load_certificate(pem), key)
+    except (forms.ValidationError, private_keys.KeyMaterialError) as error:
         assert_clean_message(error)
         return
     assert facts.not_after > facts.not_before

@@ -12,8 +12,9 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from authentications import retired_keys, rotation, tasks
+from authentications import selectors, tasks
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
+from authentications.services import pending_keys, retired_keys, rotation
 from tests import test_rotation
 from tests.conftest import new_certificate_id
 from tests.fake_netsuite import FakeNetSuite
@@ -29,7 +30,7 @@ def rotated(authentication: HttpAuthentication, fake_netsuite: FakeNetSuite, act
     """Rotate through the services to a generated key NetSuite knows; return the retired old key."""
     old_key = authentication.active_key()
     assert old_key is not None
-    pending = rotation.key_generate_pending(
+    pending = pending_keys.key_generate_pending(
         authentication=authentication, actor=actor, kind="p256", days=365, common_name="x"
     )
     certificate_id = new_certificate_id()
@@ -38,7 +39,7 @@ def rotated(authentication: HttpAuthentication, fake_netsuite: FakeNetSuite, act
         certificate_id=certificate_id,
         certificate_pem=pending.certificate_pem,
     )
-    rotation.key_set_certificate_id(
+    pending_keys.key_set_certificate_id(
         authentication=authentication, signing_key_id=pending.pk, certificate_id=certificate_id, actor=actor
     )
     rotation.key_verify(authentication=authentication, signing_key_id=pending.pk, actor=actor)
@@ -74,7 +75,7 @@ def test_a_retired_key_past_retention_is_wiped_and_cannot_be_rolled_back_to(
     old_key = rotated(authentication, fake_netsuite, kim)
     assert raw_private_key(old_key)  # encrypted, not empty
     with time_machine.travel(timezone.now() + dt.timedelta(days=15)):
-        assert retired_keys.rollback_candidate(authentication) is None
+        assert selectors.rollback_candidate(authentication) is None
         assert tasks.wipe_retired_keys() == 1
         assert tasks.wipe_retired_keys() == 0  # twice is harmless
     # Back to today (the session would have expired): wiped, the key is no rollback target.
@@ -103,7 +104,7 @@ def test_a_retired_key_inside_retention_is_kept_and_the_command_says_so(
         out = StringIO()
         call_command("wipe_retired_keys", stdout=out)
         assert "Wiped 0 retired private keys" in out.getvalue()
-        assert retired_keys.rollback_candidate(authentication) == old_key
+        assert selectors.rollback_candidate(authentication) == old_key
     old_key.refresh_from_db()
     assert raw_private_key(old_key) and old_key.wiped_at is None
     assert not AuditEvent.objects.filter(action="key.wiped").exists()
@@ -168,7 +169,7 @@ def after_the_last_check(monkeypatch: Any, change: Any) -> None:
     """Run `change` right after the rollback's last look at its candidate, inside its transaction:
     where the daily wipe or a revocation, which take no lock on the authentication, can land."""
     looked = []
-    real = retired_keys.rollback_candidate
+    real = selectors.rollback_candidate
 
     def candidate_then_change(authentication: HttpAuthentication, now: Any = None) -> SigningKey | None:
         found = real(authentication, now)
@@ -177,7 +178,7 @@ def after_the_last_check(monkeypatch: Any, change: Any) -> None:
             change(found)
         return found
 
-    monkeypatch.setattr(retired_keys, "rollback_candidate", candidate_then_change)
+    monkeypatch.setattr(selectors, "rollback_candidate", candidate_then_change)
 
 
 def test_a_rollback_that_races_the_daily_wipe_is_refused_and_the_active_key_stays(
@@ -225,7 +226,7 @@ def test_a_rollback_that_races_a_revocation_is_refused(
         SigningKey.objects.filter(pk=found.pk).update(revoked_at=timezone.now())
 
     after_the_last_check(monkeypatch, revoked)
-    with pytest.raises(rotation.RotationError, match="wiped, revoked or changed meanwhile"):
+    with pytest.raises(pending_keys.RotationError, match="wiped, revoked or changed meanwhile"):
         retired_keys.key_rollback(authentication=authentication, actor=kim)
     assert authentication.active_key() == new_key
     old_key.refresh_from_db()

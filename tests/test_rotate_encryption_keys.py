@@ -12,8 +12,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from authentications import encryption_rotation
 from authentications.models import AccessToken, SigningKey
+from authentications.services import encryption_rotation
 
 pytestmark = pytest.mark.django_db
 

@@ -9,8 +9,9 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.utils import timezone
 
-from authentications import refresh
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
+from authentications.netsuite import token_request
+from authentications.services import token_single_flight
 from tests.conftest import new_certificate_id
 from tests.fake_netsuite import FakeNetSuite
 
@@ -42,7 +43,7 @@ def consumer_token(authentication: HttpAuthentication, fake_netsuite: FakeNetSui
     )
     before = len(fake_netsuite.requests)
     authentication.refresh_from_db()
-    token = refresh.token_for_consumer(authentication, actor="api")
+    token = token_single_flight.token_for_consumer(authentication, actor="api")
     assert not token.is_expired() and token.value
     assert len(fake_netsuite.requests) == before + 1, "expected a mint"
     header = fake_netsuite.requests[-1].jose_header
@@ -211,7 +212,7 @@ def test_verify_with_a_wrong_certificate_id_leaves_everything_as_it_was(
     THEN the active key, the token and the pending key stay as they were, and the failure is audited."""
     registered = register("p256")
     authentication = create_authentication(registered)
-    refresh.token_get(authentication=authentication, actor="test")
+    token_single_flight.token_get(authentication=authentication, actor="test")
     token = AccessToken.objects.get(authentication=authentication)
     pending = generate_pending(kim_client, authentication)
     unknown = new_certificate_id()
@@ -415,7 +416,6 @@ def test_verify_turns_any_unexpected_error_into_a_refusal_on_the_page(
     """GIVEN a pending key with its Certificate ID
     WHEN kim verifies and something nsconnect did not foresee goes wrong on the way
     THEN the wizard's page says so (not an HTML 500), and the failure is audited."""
-    from authentications import netsuite
 
     authentication = create_authentication(register("p256"))
     pending = pending_with_certificate_id(kim_client, authentication, fake_netsuite)
@@ -423,7 +423,7 @@ def test_verify_turns_any_unexpected_error_into_a_refusal_on_the_page(
     def unforeseen(*args: Any, **kwargs: Any) -> Any:
         raise OverflowError("date value out of range")
 
-    monkeypatch.setattr(netsuite, "request_token", unforeseen)
+    monkeypatch.setattr(token_request, "request_token", unforeseen)
 
     response = kim_client.post(url(authentication, "verify"), {"signing_key": pending.pk}, follow=True)
 

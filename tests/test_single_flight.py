@@ -16,9 +16,10 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from authentications import netsuite, refresh
 from authentications.models import AccessToken, HttpAuthentication
-from authentications.netsuite import TokenRequestError
+from authentications.netsuite import http_exchange
+from authentications.netsuite.http_exchange import TokenRequestError
+from authentications.services import token_single_flight
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -27,7 +28,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def expired(register, create_authentication, fake_netsuite):
     """An authentication whose token has just expired, and a NetSuite that takes 300 ms to answer."""
     authentication = create_authentication(register("p256"))
-    refresh.token_get(authentication=authentication, actor="test")
+    token_single_flight.token_get(authentication=authentication, actor="test")
     AccessToken.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     fake_netsuite.reset()
     fake_netsuite.delay = 0.3
@@ -44,7 +45,7 @@ def ask_at_once(callers: int, authentication_id: int) -> list[str]:
         authentication = HttpAuthentication.objects.get(pk=authentication_id)
         barrier.wait()
         try:
-            outcomes.append(refresh.token_get(authentication=authentication, actor="test").value)
+            outcomes.append(token_single_flight.token_get(authentication=authentication, actor="test").value)
         except TokenRequestError as error:
             outcomes.append(error.kind)
         finally:
@@ -111,7 +112,7 @@ def test_an_expired_lease_of_a_crashed_holder_does_not_block(expired, fake_netsu
     HttpAuthentication.objects.filter(pk=expired.pk).update(
         lease_owner="crashed-worker", lease_expires_at=timezone.now() - dt.timedelta(seconds=1)
     )
-    token = refresh.token_get(authentication=expired, actor="test")
+    token = token_single_flight.token_get(authentication=expired, actor="test")
     assert token.value == fake_netsuite.issued_tokens[0]
     expired.refresh_from_db()
     assert (expired.lease_owner, expired.lease_expires_at) == ("", None)
@@ -126,7 +127,7 @@ def test_a_lease_live_by_the_databases_clock_is_kept_when_this_machines_clock_ru
         lease_owner="other-machine", lease_expires_at=live_until
     )
     with time_machine.travel(timezone.now() + dt.timedelta(hours=1), tick=False):
-        assert not refresh.lease_claim(expired.pk, "this-machine")
+        assert not token_single_flight.lease_claim(expired.pk, "this-machine")
     expired.refresh_from_db()
     assert (expired.lease_owner, expired.lease_expires_at) == ("other-machine", live_until)
 
@@ -139,10 +140,10 @@ def test_a_lease_is_claimed_by_the_databases_clock_when_this_machines_clock_lags
         lease_owner="crashed-worker", lease_expires_at=timezone.now() - dt.timedelta(seconds=1)
     )
     with time_machine.travel(timezone.now() - dt.timedelta(hours=1), tick=False):
-        assert refresh.lease_claim(expired.pk, "this-machine")
+        assert token_single_flight.lease_claim(expired.pk, "this-machine")
     expired.refresh_from_db()
     assert expired.lease_owner == "this-machine"
-    expected = timezone.now() + refresh.lease_duration()
+    expected = timezone.now() + token_single_flight.lease_duration()
     assert abs((expired.lease_expires_at - expected).total_seconds()) < 5
 
 
@@ -150,5 +151,5 @@ def test_a_lease_is_claimed_by_the_databases_clock_when_this_machines_clock_lags
 def test_the_lease_outlives_the_exchanges_total_deadline(settings, connect, read):
     settings.NSCONNECT_HTTP_CONNECT_TIMEOUT = connect
     settings.NSCONNECT_HTTP_READ_TIMEOUT = read
-    assert netsuite.exchange_deadline_seconds() == connect + read
-    assert refresh.lease_duration().total_seconds() > netsuite.exchange_deadline_seconds()
+    assert http_exchange.exchange_deadline_seconds() == connect + read
+    assert token_single_flight.lease_duration().total_seconds() > http_exchange.exchange_deadline_seconds()

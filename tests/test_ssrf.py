@@ -22,9 +22,21 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from authentications import checks, netsuite, netsuite_session
+from authentications import checks
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication
-from authentications.netsuite_certificates import CertificateEndpointError, add_certificate, list_certificates
+from authentications.netsuite import (
+    assertion,
+    connections,
+    http_exchange,
+    rest_request,
+    token_request,
+    token_urls,
+)
+from authentications.netsuite.certificate_endpoint import (
+    CertificateEndpointError,
+    add_certificate,
+    list_certificates,
+)
 from tests import keyfactory
 from tests.conftest import token_request_error
 from tests.fake_netsuite import TOKEN_PATH, FakeNetSuite, self_signed_files
@@ -82,7 +94,7 @@ def netsuite_fake(netsuite_server: Any, monkeypatch: Any) -> Iterator[NetSuiteNa
     fake, cert_file, accepted = netsuite_server
     fake.reset()
     accepted.clear()
-    session = netsuite_session.http_session()
+    session = connections.http_session()
     monkeypatch.setattr(session, "verify", cert_file)
     # No keep-alive connection may carry over from another test: each must connect anew.
     session.close()
@@ -148,7 +160,7 @@ def network(netsuite_fake: NetSuiteNamedFake, monkeypatch: Any) -> Network:
 
 
 @pytest.fixture
-def netsuite_credentials(register: Any, netsuite_fake: NetSuiteNamedFake) -> netsuite.Credentials:
+def netsuite_credentials(register: Any, netsuite_fake: NetSuiteNamedFake) -> assertion.Credentials:
     """Credentials for NetSuite's own token URL, which the fake NetSuite knows."""
     registered = register("p256")
     netsuite_fake.register(
@@ -157,7 +169,7 @@ def netsuite_credentials(register: Any, netsuite_fake: NetSuiteNamedFake) -> net
         certificate_pem=registered.certificate_pem,
         scopes=("restlets", "rest_webservices"),
     )
-    return netsuite.Credentials(
+    return assertion.Credentials(
         consumer_key=registered.consumer_key,
         certificate_id=registered.certificate_id,
         algorithm=registered.algorithm,
@@ -167,9 +179,9 @@ def netsuite_credentials(register: Any, netsuite_fake: NetSuiteNamedFake) -> net
     )
 
 
-def refused_token_request(credentials: netsuite.Credentials) -> netsuite.TokenRequestError:
-    with pytest.raises(netsuite.TokenRequestError) as raised:
-        netsuite.request_token(credentials, timezone.now())
+def refused_token_request(credentials: assertion.Credentials) -> http_exchange.TokenRequestError:
+    with pytest.raises(http_exchange.TokenRequestError) as raised:
+        token_request.request_token(credentials, timezone.now())
     return raised.value
 
 
@@ -271,8 +283,8 @@ def test_an_answer_mixing_public_and_inward_addresses_is_refused_whole(
 
 def test_the_test_request_is_refused_alike(netsuite_fake, network, accepted):
     network.resolve(HOST, ["127.0.0.1"])
-    with pytest.raises(netsuite.TokenRequestError) as raised:
-        netsuite.send_test_request(token_url=NETSUITE_TOKEN_URL, access_token="a-token", path="")
+    with pytest.raises(http_exchange.TokenRequestError) as raised:
+        rest_request.send_test_request(token_url=NETSUITE_TOKEN_URL, access_token="a-token", path="")
     assert raised.value.kind == "bad_url"
     assert f"{HOST} resolves to 127.0.0.1" in raised.value.message
     assert "a-token" not in raised.value.message
@@ -336,7 +348,7 @@ def test_a_redirect_inward_is_not_followed(credentials, fake_netsuite, network):
 
 def test_an_allowlisted_origin_on_loopback_still_works(credentials, fake_netsuite):
     """The tests' own fake NetSuite: http://127.0.0.1:<port> is allowlisted, so it is reached."""
-    token = netsuite.request_token(credentials, timezone.now())
+    token = token_request.request_token(credentials, timezone.now())
     assert token.access_token == fake_netsuite.issued_tokens[-1]
 
 
@@ -347,7 +359,7 @@ def test_allowlisting_the_exact_origin_admits_a_name_that_resolves_inward(
     is allowlisted THEN nsconnect connects to it, and the token is issued."""
     settings.NSCONNECT_TOKEN_URL_ALLOWLIST = [f"https://{HOST}"]
     network.resolve(HOST, ["127.0.0.1"])
-    token = netsuite.request_token(netsuite_credentials, timezone.now())
+    token = token_request.request_token(netsuite_credentials, timezone.now())
     assert token.access_token == netsuite_fake.issued_tokens[-1]
     assert network.connections == [("127.0.0.1", network.port)] and len(accepted) == 1
 
@@ -367,7 +379,7 @@ def test_an_address_family_this_machine_cannot_open_moves_on_to_the_next_address
         return real_socket(family, *args, **kwargs)
 
     monkeypatch.setattr(socket, "socket", no_ipv6)
-    token = netsuite.request_token(netsuite_credentials, timezone.now())
+    token = token_request.request_token(netsuite_credentials, timezone.now())
     assert token.access_token == netsuite_fake.issued_tokens[-1]
     assert network.connections == [("127.0.0.1", network.port)] and len(accepted) == 1
 
@@ -418,8 +430,8 @@ def test_another_spelling_of_an_allowlisted_address_is_refused_at_the_field(
     URL writes 127.0.0.1 another way THEN the field refuses it: the allowlist admits the origin
     as written, never an address however spelt. Nothing is saved and nothing is sent."""
     url = spelling.format(port=fake_netsuite._address[1]) + TOKEN_PATH
-    with pytest.raises(netsuite.ProtocolValueError, match=fragment or None):
-        netsuite.check_token_url(url)
+    with pytest.raises(token_urls.ProtocolValueError, match=fragment or None):
+        token_urls.check_token_url(url)
     response = alice_client.post(NEW, {**form_data(register("p256"), token_url=url), "retrieve_token": "1"})
     assert response.status_code == 422
     errors = response.context["form"].errors
@@ -440,6 +452,6 @@ def test_an_allowlist_entry_in_an_odd_spelling_admits_nothing_and_the_check_name
     problems = checks.check_allowlist()
     assert [problem.id for problem in problems] == ["nsconnect.E004"]
     assert "admits nothing" in problems[0].msg
-    assert not netsuite.is_allowlisted(fake_netsuite.token_url)
-    with pytest.raises(netsuite.ProtocolValueError):
-        netsuite.check_token_url(fake_netsuite.token_url)
+    assert not token_urls.is_allowlisted(fake_netsuite.token_url)
+    with pytest.raises(token_urls.ProtocolValueError):
+        token_urls.check_token_url(fake_netsuite.token_url)

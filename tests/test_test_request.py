@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from authentications.models import AccessToken
+from authentications.netsuite import rest_request, token_urls
 
 pytestmark = pytest.mark.django_db
 
@@ -113,10 +114,9 @@ def test_percent_encoded_traversals_are_decoded_before_the_check_and_refused(
 
 @pytest.mark.parametrize("path", TRAVERSALS)
 def test_send_test_request_refuses_encoded_traversals_itself(fake_netsuite, path):
-    from authentications import netsuite
 
-    with pytest.raises(netsuite.ProtocolValueError, match="Enter a path"):
-        netsuite.send_test_request(token_url=fake_netsuite.token_url, access_token="t", path=path)
+    with pytest.raises(token_urls.ProtocolValueError, match="Enter a path"):
+        rest_request.send_test_request(token_url=fake_netsuite.token_url, access_token="t", path=path)
     assert fake_netsuite.requests == []
 
 

@@ -11,20 +11,28 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from authentications import netsuite, netsuite_session, refresh
-from authentications.forms import AuthenticationForm
+from authentications.forms.authentication import AuthenticationForm
 from authentications.models import AccessToken
-from authentications.netsuite_certificates import (
+from authentications.netsuite import (
+    assertion,
+    connections,
+    http_exchange,
+    rest_request,
+    token_request,
+    token_urls,
+)
+from authentications.netsuite.certificate_endpoint import (
     CertificateEndpointError,
     add_certificate,
     list_certificates,
     revoke_certificate,
 )
+from authentications.services import token_attempt, token_single_flight
 from tests import keyfactory
 
 pytestmark = pytest.mark.django_db
 
-TOKEN_PATH = netsuite.TOKEN_PATH
+TOKEN_PATH = token_urls.TOKEN_PATH
 
 
 class Listener:
@@ -61,8 +69,8 @@ def attacker() -> Iterator[Listener]:
     listener.close()
 
 
-def credentials_for(registered: Any, token_url: str) -> netsuite.Credentials:
-    return netsuite.Credentials(
+def credentials_for(registered: Any, token_url: str) -> assertion.Credentials:
+    return assertion.Credentials(
         consumer_key=registered.consumer_key,
         certificate_id=registered.certificate_id,
         algorithm=registered.algorithm,
@@ -81,13 +89,13 @@ def test_a_backslash_cannot_send_the_assertion_to_another_host(register, fake_ne
     evil = f"http://127.0.0.1:{attacker.port}\\@127.0.0.1:{port}{TOKEN_PATH}"
     registered = register("p256")
 
-    with pytest.raises(netsuite.ProtocolValueError, match="backslash"):
-        netsuite.check_token_url(evil)
-    assert not netsuite.is_allowlisted(evil)
+    with pytest.raises(token_urls.ProtocolValueError, match="backslash"):
+        token_urls.check_token_url(evil)
+    assert not token_urls.is_allowlisted(evil)
     form = AuthenticationForm(data=form_data(registered, token_url=evil))
     assert not form.is_valid() and "backslash" in str(form.errors["token_url"])
-    with pytest.raises(netsuite.TokenRequestError) as refused:
-        netsuite.request_token(credentials_for(registered, evil), timezone.now())
+    with pytest.raises(http_exchange.TokenRequestError) as refused:
+        token_request.request_token(credentials_for(registered, evil), timezone.now())
     assert refused.value.kind == "bad_url" and "backslash" in refused.value.message
 
     assert attacker.connections == 0
@@ -131,9 +139,9 @@ def test_urls_that_are_not_canonical_are_refused(fake_netsuite, url, says):
     origin = fake_netsuite.origin.removeprefix("http://")
     port = origin.rsplit(":", 1)[1]
     url = url.format(origin=origin, port=port)
-    with pytest.raises(netsuite.ProtocolValueError, match=says):
-        netsuite.check_token_url(url)
-    assert not netsuite.is_allowlisted(url)
+    with pytest.raises(token_urls.ProtocolValueError, match=says):
+        token_urls.check_token_url(url)
+    assert not token_urls.is_allowlisted(url)
 
 
 @pytest.mark.parametrize(
@@ -151,16 +159,16 @@ def test_the_url_sent_and_the_aud_claim_are_the_url_rebuilt_from_its_parts(
     (the fake NetSuite refuses an `aud` other than its own token URL)."""
     port = fake_netsuite.origin.rsplit(":", 1)[1]
     url, sent = url.format(port=port), sent.format(port=port)
-    assert netsuite.check_token_url(url) == sent
+    assert token_urls.check_token_url(url) == sent
     registered = register("p256")
-    assert netsuite.request_token(credentials_for(registered, url), timezone.now()).access_token
+    assert token_request.request_token(credentials_for(registered, url), timezone.now()).access_token
     assert fake_netsuite.requests[-1].claims["aud"] == sent == fake_netsuite.token_url
     assert fake_netsuite.requests[-1].path == TOKEN_PATH
 
 
 def test_netsuite_urls_lose_the_default_port():
     url = f"https://1234567.suitetalk.api.netsuite.com:443{TOKEN_PATH}"
-    assert netsuite.check_token_url(url) == f"https://1234567.suitetalk.api.netsuite.com{TOKEN_PATH}"
+    assert token_urls.check_token_url(url) == f"https://1234567.suitetalk.api.netsuite.com{TOKEN_PATH}"
 
 
 @pytest.mark.parametrize(
@@ -177,13 +185,13 @@ def test_netsuite_urls_lose_the_default_port():
 )
 def test_the_allowlist_is_compared_on_parsed_origins(settings, allowlist, url, admitted):
     settings.NSCONNECT_TOKEN_URL_ALLOWLIST = allowlist
-    assert netsuite.is_allowlisted(url) is admitted
+    assert token_urls.is_allowlisted(url) is admitted
 
 
 def test_a_url_the_http_library_would_read_differently_is_not_sent(register, fake_netsuite, monkeypatch):
     """GIVEN the HTTP library would turn the checked URL into another one (a parser differential
     nsconnect's own parser did not foresee) WHEN a token is requested THEN nothing is sent."""
-    session = netsuite_session.http_session()
+    session = connections.http_session()
     original = session.prepare_request
 
     def differential(request: Any) -> Any:
@@ -192,8 +200,10 @@ def test_a_url_the_http_library_would_read_differently_is_not_sent(register, fak
         return prepared
 
     monkeypatch.setattr(session, "prepare_request", differential)
-    with pytest.raises(netsuite.TokenRequestError, match="read this URL differently") as refused:
-        netsuite.request_token(credentials_for(register("p256"), fake_netsuite.token_url), timezone.now())
+    with pytest.raises(http_exchange.TokenRequestError, match="read this URL differently") as refused:
+        token_request.request_token(
+            credentials_for(register("p256"), fake_netsuite.token_url), timezone.now()
+        )
     assert refused.value.kind == "bad_url"
     assert fake_netsuite.requests == []
 
@@ -207,7 +217,7 @@ def stored(register: Any, create_authentication: Any, fake_netsuite: Any) -> Any
     authentication = create_authentication(
         register("p256"), netsuite_role_id="3", netsuite_entity_id="4", scopes="restlets,rest_webservices"
     )
-    refresh.token_get(authentication=authentication, actor="test")
+    token_single_flight.token_get(authentication=authentication, actor="test")
     fake_netsuite.reset()
     return authentication
 
@@ -215,11 +225,12 @@ def stored(register: Any, create_authentication: Any, fake_netsuite: Any) -> Any
 def test_removing_an_origin_from_the_allowlist_stops_token_requests_at_once(stored, fake_netsuite, settings):
     """GIVEN a record saved with an allowlisted URL WHEN its origin leaves the allowlist
     THEN the next token request is refused with a message, and nothing reaches the server."""
-    from authentications import tokens
 
     settings.NSCONNECT_TOKEN_URL_ALLOWLIST = []
-    with pytest.raises(netsuite.TokenRequestError) as refused:
-        netsuite.request_token(tokens.credentials_for(stored, stored.active_key()), timezone.now())
+    with pytest.raises(http_exchange.TokenRequestError) as refused:
+        token_request.request_token(
+            token_attempt.credentials_for(stored, stored.active_key()), timezone.now()
+        )
     assert refused.value.kind == "bad_url"
     assert "NSCONNECT_TOKEN_URL_ALLOWLIST" in refused.value.message
     assert fake_netsuite.requests == []
@@ -228,8 +239,8 @@ def test_removing_an_origin_from_the_allowlist_stops_token_requests_at_once(stor
 def test_removing_an_origin_stops_test_requests_at_once(stored, fake_netsuite, settings):
     settings.NSCONNECT_TOKEN_URL_ALLOWLIST = []
     token = AccessToken.objects.get(authentication=stored).value
-    with pytest.raises(netsuite.TokenRequestError) as refused:
-        netsuite.send_test_request(token_url=stored.token_url, access_token=token, path="")
+    with pytest.raises(http_exchange.TokenRequestError) as refused:
+        rest_request.send_test_request(token_url=stored.token_url, access_token=token, path="")
     assert refused.value.kind == "bad_url"
     assert token not in refused.value.message
     assert fake_netsuite.requests == []
@@ -261,14 +272,14 @@ def test_removing_an_origin_stops_the_certificate_endpoint_at_once(
     with pytest.raises(CertificateEndpointError) as refused:
         calls[operation]()
     assert refused.value.kind == "bad_url"
-    assert isinstance(refused.value, netsuite.TokenRequestError)
+    assert isinstance(refused.value, http_exchange.TokenRequestError)
     assert fake_netsuite.requests == []
 
 
 def test_the_exchange_itself_refuses_an_origin_not_allowlisted(fake_netsuite, settings):
     """The last guard: whatever a caller built, exchange sends only to NetSuite or an allowlisted origin."""
-    endpoint = netsuite.parse_url(fake_netsuite.token_url)
+    endpoint = token_urls.parse_url(fake_netsuite.token_url)
     settings.NSCONNECT_TOKEN_URL_ALLOWLIST = []
-    with pytest.raises(netsuite.TokenRequestError, match="neither NetSuite nor in"):
-        netsuite.exchange("POST", endpoint, headers={})
+    with pytest.raises(http_exchange.TokenRequestError, match="neither NetSuite nor in"):
+        http_exchange.exchange("POST", endpoint, headers={})
     assert fake_netsuite.requests == []

@@ -18,8 +18,11 @@ from django.db import connection
 from django.utils import timezone
 
 from api import services as api_services
-from authentications import keys, netsuite, refresh, tasks
+from authentications import tasks
+from authentications.keys import loaded_keys
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
+from authentications.netsuite import assertion, rest_request, token_request
+from authentications.services import authentication_records, token_single_flight
 from tests import keyfactory
 from tests.api.consumer import get_token
 
@@ -42,7 +45,7 @@ def _store_private_key(authentication: HttpAuthentication, pem: str) -> None:
     signing_key.private_key = pem
     signing_key.save(update_fields=["private_key"])
     # Loaded keys are cached per process: this one must be read again.
-    keys.forget_loaded_key((signing_key.pk, signing_key.fingerprint_sha256))
+    loaded_keys.forget_loaded_key((signing_key.pk, signing_key.fingerprint_sha256))
 
 
 def encryption_key_removed(authentication: HttpAuthentication, settings: Any, monkeypatch: Any) -> None:
@@ -62,10 +65,10 @@ def private_key_damaged(authentication: HttpAuthentication, settings: Any, monke
 
 
 def something_unforeseen(authentication: HttpAuthentication, settings: Any, monkeypatch: Any) -> None:
-    def explode(credentials: netsuite.Credentials, now: dt.datetime) -> netsuite.TokenResponse:
+    def explode(credentials: assertion.Credentials, now: dt.datetime) -> token_request.TokenResponse:
         raise RuntimeError(LEAKY_MESSAGE)
 
-    monkeypatch.setattr(netsuite, "request_token", explode)
+    monkeypatch.setattr(token_request, "request_token", explode)
 
 
 Break = Callable[[HttpAuthentication, Any, Any], None]
@@ -84,7 +87,7 @@ def acme(register, create_authentication, fake_netsuite, settings, alice) -> Htt
     """Acme ERP with a token that has just expired, so the next request asks NetSuite again."""
     settings.DEBUG = True  # a debug 500 page would show the bearer token: there must be none
     authentication = create_authentication(register("p256"), alert_recipients="owner@example.com")
-    refresh.token_get(authentication=authentication, actor="test")
+    token_single_flight.token_get(authentication=authentication, actor="test")
     AccessToken.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
     fake_netsuite.reset()
     return authentication
@@ -218,12 +221,12 @@ def test_send_test_request_shows_an_unforeseen_error(alice_client, acme, monkeyp
     """GIVEN a working token WHEN the test request meets an error nobody foresaw (its message
     quoting the bearer token) THEN the page says what happened and shows no token."""
     alice_client.raise_request_exception = False
-    token = refresh.token_get(authentication=acme, actor="test").value
+    token = token_single_flight.token_get(authentication=acme, actor="test").value
 
-    def explode(*, token_url: str, access_token: str, path: str) -> netsuite.TestResponse:
+    def explode(*, token_url: str, access_token: str, path: str) -> rest_request.TestResponse:
         raise RuntimeError(f"Authorization: Bearer {access_token}")
 
-    monkeypatch.setattr(netsuite, "send_test_request", explode)
+    monkeypatch.setattr(rest_request, "send_test_request", explode)
     for headers in ({"HTTP_HX_REQUEST": "true"}, {}):
         response = alice_client.post(f"/authentications/{acme.identifier}/test-request/", **headers)
         assert response.status_code == 200
@@ -240,7 +243,7 @@ def test_the_token_api_answers_json_for_an_error_outside_the_attempt(client, acm
     def explode(*args: Any, **kwargs: Any) -> AccessToken:
         raise RuntimeError(LEAKY_MESSAGE)
 
-    monkeypatch.setattr(refresh, "token_for_consumer", explode)
+    monkeypatch.setattr(token_single_flight, "token_for_consumer", explode)
     response = get_token(client, "acme-erp", key)
 
     assert response.status_code == 500
@@ -307,19 +310,19 @@ def test_a_database_locked_after_netsuite_answered_is_a_failure_and_the_next_att
     """GIVEN the database locked between NetSuite's answer and storing the token
     WHEN the worker refreshes THEN it reports the failure (not a traceback), and the
     next attempt, the lock gone, stores a token."""
-    real_request_token = netsuite.request_token
+    real_request_token = token_request.request_token
 
-    def answer_then_lock(credentials: netsuite.Credentials, now: dt.datetime) -> netsuite.TokenResponse:
+    def answer_then_lock(credentials: assertion.Credentials, now: dt.datetime) -> token_request.TokenResponse:
         answer = real_request_token(credentials, now)
         other_process.lock()
         return answer
 
-    monkeypatch.setattr(netsuite, "request_token", answer_then_lock)
+    monkeypatch.setattr(token_request, "request_token", answer_then_lock)
     assert tasks.refresh_token(acme.pk) == "failed: database"
     assert AccessToken.objects.get(authentication=acme).expires_at < timezone.now()
 
     other_process.unlock()
-    monkeypatch.setattr(netsuite, "request_token", real_request_token)
+    monkeypatch.setattr(token_request, "request_token", real_request_token)
     assert tasks.refresh_token(acme.pk).startswith("valid until")
     assert AccessToken.objects.get(authentication=acme).value == fake_netsuite.issued_tokens[-1]
 
@@ -333,14 +336,12 @@ def test_a_database_that_refuses_a_save_keeps_the_form_and_saves_nothing(
     saved, and no error page is shown."""
     from django.db import OperationalError
 
-    from authentications import services
-
     def locked(**kwargs: Any) -> Any:
         raise OperationalError("database is locked")
 
     alice_client.raise_request_exception = False
-    monkeypatch.setattr(services, "authentication_create", locked)
-    monkeypatch.setattr(services, "authentication_update", locked)
+    monkeypatch.setattr(authentication_records, "authentication_create", locked)
+    monkeypatch.setattr(authentication_records, "authentication_update", locked)
     if page == "create":
         response = alice_client.post("/authentications/new/", form_data(register("p256"), name="Beta ERP"))
     else:

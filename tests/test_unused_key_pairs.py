@@ -12,8 +12,9 @@ import time_machine
 from django.conf import settings as django_settings
 from django.utils import timezone
 
-from authentications import keypairs, tasks
+from authentications import tasks
 from authentications.models import AuditEvent, SigningKey
+from authentications.services import key_pairs
 from tests import test_rotation
 
 pytestmark = pytest.mark.django_db
@@ -26,7 +27,7 @@ kim_client = test_rotation.kim_client
 def key_pair_generated(actor: Any, *, days_ago: float) -> SigningKey:
     """A key pair made in nsconnect `days_ago` days ago, not attached to any authentication."""
     with time_machine.travel(timezone.now() - dt.timedelta(days=days_ago)):
-        return keypairs.key_pair_generate(actor=actor, kind="p256", days=365, common_name="Acme ERP")
+        return key_pairs.key_pair_generate(actor=actor, kind="p256", days=365, common_name="Acme ERP")
 
 
 def still_there(signing_key: SigningKey) -> bool:
@@ -79,8 +80,8 @@ def test_keys_of_authentications_are_never_deleted(
 def test_the_days_come_from_the_setting(alice, settings):
     settings.NSCONNECT_UNUSED_KEY_PAIR_DAYS = 30
     old = key_pair_generated(alice, days_ago=8)
-    assert keypairs.key_pairs_delete_unused() == []
-    assert keypairs.key_pairs_delete_unused(now=timezone.now() + dt.timedelta(days=23)) == [old.pk]
+    assert key_pairs.key_pairs_delete_unused() == []
+    assert key_pairs.key_pairs_delete_unused(now=timezone.now() + dt.timedelta(days=23)) == [old.pk]
 
 
 def test_the_default_is_seven_days():
@@ -95,7 +96,7 @@ def test_a_key_pair_taken_after_it_was_listed_is_not_deleted(
     THEN the task leaves it alone: the delete re-checks that it is unattached."""
     authentication = create_authentication(register("p256"))
     old = key_pair_generated(alice, days_ago=8)
-    real_atomic = keypairs.transaction.atomic
+    real_atomic = key_pairs.transaction.atomic
 
     class TakenFirst:
         @staticmethod
@@ -104,8 +105,8 @@ def test_a_key_pair_taken_after_it_was_listed_is_not_deleted(
             SigningKey.objects.filter(pk=old.pk).update(authentication=authentication)
             return real_atomic()
 
-    monkeypatch.setattr(keypairs, "transaction", TakenFirst)
-    assert keypairs.key_pairs_delete_unused() == []
+    monkeypatch.setattr(key_pairs, "transaction", TakenFirst)
+    assert key_pairs.key_pairs_delete_unused() == []
     assert still_there(old)
     assert not AuditEvent.objects.filter(action=AuditEvent.Action.KEY_PAIR_DELETED).exists()
 
@@ -117,7 +118,7 @@ def test_the_pages_of_a_deleted_key_pair_answer_404(alice, alice_client):
     old = key_pair_generated(alice, days_ago=8)
     page = alice_client.get(f"/authentications/keys/{old.pk}/").content.decode()
     assert "it is deleted on" in page
-    keypairs.key_pairs_delete_unused()
+    key_pairs.key_pairs_delete_unused()
 
     assert alice_client.get(f"/authentications/keys/{old.pk}/").status_code == 404
     assert alice_client.get(f"/authentications/keys/{old.pk}/certificate.pem").status_code == 404

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from authentications import keypairs
 from authentications.models import AuditEvent, HttpAuthentication
+from authentications.services import key_pairs
 from tests import keyfactory
 
 pytestmark = pytest.mark.django_db
@@ -118,7 +118,7 @@ def test_a_generated_key_pair_offers_today_and_its_attached_key_counts_from_the_
     """GIVEN alice generated a key pair in nsconnect (its upload day not known yet)
     WHEN she opens the new authentication page with it, then saves with an upload day
     THEN the page offers today, and the attached key counts NetSuite's two years from the day given."""
-    signing_key = keypairs.key_pair_generate(actor=alice, kind="p256", days=730, common_name="Acme")
+    signing_key = key_pairs.key_pair_generate(actor=alice, kind="p256", days=730, common_name="Acme")
     assert signing_key.uploaded_at is None
     page = alice_client.get(f"{NEW}?signing_key={signing_key.pk}").content.decode()
     assert f'value="{timezone.localdate():%Y-%m-%d}"' in page

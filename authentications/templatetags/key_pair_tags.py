@@ -6,8 +6,8 @@ from typing import Any
 
 from django import template
 
-from authentications.keypairs import certificate_file_stem
 from authentications.models import SigningKey
+from authentications.services.key_pairs import certificate_file_stem
 
 register = template.Library()
 

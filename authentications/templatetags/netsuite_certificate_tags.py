@@ -6,9 +6,9 @@ from typing import Any
 
 from django import template
 
-from authentications import netsuite_certificate_services as certificate_services
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
-from authentications.netsuite_certificates import REST_WEB_SERVICES
+from authentications.netsuite.certificate_endpoint import REST_WEB_SERVICES
+from authentications.services import netsuite_certificates
 
 register = template.Library()
 
@@ -20,7 +20,7 @@ def netsuite_upload_button(
     return {
         "authentication": authentication,
         "pending_key": pending_key,
-        "usable": not certificate_services.upload_problem(authentication, pending_key),
+        "usable": not netsuite_certificates.upload_problem(authentication, pending_key),
         # Someone with the scope may just not have entered the IDs yet: say where they go.
         "needs_ids": REST_WEB_SERVICES in authentication.scope_list
         and not (authentication.netsuite_role_id and authentication.netsuite_entity_id),
@@ -31,7 +31,7 @@ def netsuite_upload_button(
 def netsuite_revoke_button(
     authentication: HttpAuthentication, retired_key: SigningKey | None
 ) -> dict[str, Any]:
-    usable = not certificate_services.revoke_problem(authentication, retired_key)
+    usable = not netsuite_certificates.revoke_problem(authentication, retired_key)
     revoked = None
     if usable and retired_key is not None:
         revoked = (

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from authentications import expiry
+from authentications.services import expiry_notices
 
 
 class Command(BaseCommand):
@@ -16,9 +16,11 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        sent = expiry.check_certificates(actor="command line")
+        sent = expiry_notices.check_certificates(actor="command line")
         for alert in sent:
-            when = "expiry" if alert.threshold_days == expiry.EXPIRED else f"{alert.threshold_days}-day"
+            when = (
+                "expiry" if alert.threshold_days == expiry_notices.EXPIRED else f"{alert.threshold_days}-day"
+            )
             self.stdout.write(
                 f"Sent the {when} alert for {alert.authentication_name} (certificate ID "
                 f"{alert.certificate_id}, expires {alert.expires_at:%Y-%m-%d}, "

@@ -6,8 +6,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from authentications import netsuite, refresh
 from authentications.models import HttpAuthentication
+from authentications.netsuite import http_exchange
+from authentications.services import token_single_flight
 
 
 class Command(BaseCommand):
@@ -27,8 +28,10 @@ class Command(BaseCommand):
         except HttpAuthentication.DoesNotExist:
             raise CommandError(f"No HTTP authentication has the identifier {identifier!r}.") from None
         try:
-            token = refresh.token_get(authentication=authentication, actor="command line", fresh=True)
-        except netsuite.TokenRequestError as error:
+            token = token_single_flight.token_get(
+                authentication=authentication, actor="command line", fresh=True
+            )
+        except http_exchange.TokenRequestError as error:
             raise CommandError(error.message) from None
         self.stdout.write(f"Access token retrieved, valid until {token.expires_at.isoformat()}.")
         if print_token:

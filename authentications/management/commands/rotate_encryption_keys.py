@@ -7,8 +7,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from authentications import encryption_rotation
-from authentications.encryption_rotation import ColumnReport, Outcome
+from authentications.services import encryption_rotation
+from authentications.services.encryption_rotation import ColumnReport, Outcome
 
 
 def records(count: int, what: str = "value") -> str:

@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from authentications import retired_keys
+from authentications.services import retired_keys
 
 
 class Command(BaseCommand):

@@ -1,0 +1,254 @@
+"""Creating, editing and deleting HTTP authentications and attaching their first signing key,
+each with its audit event. A new key for an existing authentication is a rotation
+(pending_keys), never an edit here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import Enum
+from typing import Any, Literal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from django.views.decorators.debug import sensitive_variables
+
+from authentications.keys.certificates import CertificateFacts
+from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
+from authentications.services import audit_trail, credential_changes
+
+AUTHENTICATION_FIELDS = (
+    "name",
+    "settings_type",
+    "provider",
+    "jwt_algorithm",
+    "consumer_key",
+    "scopes",
+    "account_id",
+    "token_url",
+    "enabled",
+    "alert_recipients",
+    "netsuite_role_id",
+    "netsuite_entity_id",
+)
+
+
+@dataclass(frozen=True)
+class KeyMaterial:
+    """A checked private key (PKCS#8 PEM), its certificate and the Certificate ID NetSuite gave it."""
+
+    certificate_id: str
+    certificate: CertificateFacts
+    private_key_pem: str = field(default="", repr=False)
+    # A key pair generated in nsconnect: its stored row is attached instead of a new one made.
+    signing_key_id: int | None = None
+    # When the certificate was uploaded to NetSuite; None when unknown (counted from notBefore).
+    uploaded_at: datetime | None = None
+
+
+@sensitive_variables()
+def _add_signing_key(
+    authentication: HttpAuthentication,
+    material: KeyMaterial,
+    actor: audit_trail.Actor,
+    state: str = SigningKey.State.ACTIVE,
+) -> SigningKey:
+    # state=PENDING: a rotation's new key, activated only after it was verified (rotation.py).
+    if material.signing_key_id is not None:
+        return _attach_generated_key(authentication, material, material.signing_key_id, state)
+    now = timezone.now()
+    active = state == SigningKey.State.ACTIVE
+    facts = material.certificate
+    signing_key = SigningKey.for_certificate(
+        facts,
+        added_at=now,
+        uploaded_at=material.uploaded_at,
+        authentication=authentication,
+        certificate_id=material.certificate_id,
+        private_key=material.private_key_pem,
+        state=state,
+        created_by=audit_trail.user_of(actor),
+        activated_at=now if active else None,
+        activated_by=audit_trail.user_of(actor) if active else None,
+    )
+    signing_key.full_clean(exclude=["authentication"])
+    signing_key.save()
+    return signing_key
+
+
+def _attach_generated_key(
+    authentication: HttpAuthentication, material: KeyMaterial, signing_key_id: int, state: str
+) -> SigningKey:
+    # Locked and re-checked here: two forms may have offered the same key pair at once.
+    signing_key = (
+        SigningKey.objects.select_for_update()
+        .filter(
+            pk=signing_key_id,
+            authentication__isnull=True,
+            state=SigningKey.State.PENDING,
+            fingerprint_sha256=material.certificate.fingerprint_sha256,
+        )
+        .first()
+    )
+    if signing_key is None:
+        raise ValidationError(
+            "This generated key pair was just taken by another authentication. Generate a new one."
+        )
+    signing_key.authentication = authentication
+    signing_key.certificate_id = material.certificate_id
+    signing_key.state = state
+    # Generated before it reached NetSuite: the two years count from the upload told now.
+    signing_key.set_uploaded_at(material.uploaded_at)
+    if state == SigningKey.State.ACTIVE:
+        signing_key.activated_at = timezone.now()
+    signing_key.full_clean(exclude=["authentication"])
+    signing_key.save()
+    return signing_key
+
+
+def _key_details(signing_key: SigningKey) -> dict[str, Any]:
+    return {
+        "certificate_id": signing_key.certificate_id,
+        "fingerprint_sha256": signing_key.fingerprint_sha256,
+        "key": signing_key.key_description,
+        "effective_expires_at": signing_key.effective_expires_at.isoformat(),
+    }
+
+
+class _Unchanged(Enum):
+    UNCHANGED = "unchanged"
+
+
+# authentication_update(active_key_uploaded_at=UNCHANGED): the active key's upload day stays.
+UNCHANGED = _Unchanged.UNCHANGED
+
+
+# Path segments under /authentications/ that an identifier must not take.
+RESERVED_IDENTIFIERS = frozenset({"new", "keys"})
+
+
+def identifier_for(name: str) -> str:
+    return slugify(name)[:100]
+
+
+@transaction.atomic
+@sensitive_variables()
+def authentication_create(
+    *,
+    actor: audit_trail.Actor,
+    values: dict[str, Any],
+    key_material: KeyMaterial,
+    ip_address: str | None = None,
+) -> HttpAuthentication:
+    user = audit_trail.user_of(actor)
+    authentication = HttpAuthentication(
+        **{name: values[name] for name in AUTHENTICATION_FIELDS},
+        identifier=identifier_for(values["name"]),
+        owner=user,
+        created_by=user,
+        updated_by=user,
+    )
+    authentication.full_clean()
+    authentication.save()
+    signing_key = _add_signing_key(authentication, key_material, actor)
+    audit_trail.audit(
+        action=AuditEvent.Action.CREATE,
+        authentication=authentication,
+        actor=actor,
+        ip_address=ip_address,
+        details={"identifier": authentication.identifier, "signing_key": _key_details(signing_key)},
+    )
+    return authentication
+
+
+@transaction.atomic
+@sensitive_variables()
+def authentication_update(
+    *,
+    authentication: HttpAuthentication,
+    actor: audit_trail.Actor,
+    values: dict[str, Any],
+    key_material: KeyMaterial | None,
+    active_key_uploaded_at: datetime | None | Literal[_Unchanged.UNCHANGED] = UNCHANGED,
+    ip_address: str | None = None,
+) -> HttpAuthentication:
+    """Save an edit. Moving where the stored key signs (or replacing the key) needs the rotate
+    key permission (KeyOperationRefused otherwise, nothing saved); an edit of the credentials
+    a token was issued for drops that token; active_key_uploaded_at corrects the active key's
+    upload day to NetSuite (None: unknown)."""
+    # Compare with the stored row, not the caller's instance (a ModelForm edits it in place).
+    authentication = HttpAuthentication.objects.select_for_update().get(pk=authentication.pk)
+    changed = [name for name in AUTHENTICATION_FIELDS if getattr(authentication, name) != values[name]]
+    key_operation = credential_changes.signing_target_changes(changed)
+    if key_material is not None:
+        key_operation.append("private_key")
+    if key_operation and not credential_changes.may_move_signing_target(actor):
+        raise credential_changes.KeyOperationRefused(key_operation)
+    for name in changed:
+        setattr(authentication, name, values[name])
+    authentication.updated_by = audit_trail.user_of(actor)
+    # A changed record deserves a new attempt, even after NetSuite refused the old one.
+    authentication.retries_stopped = False
+    authentication.next_attempt_at = None
+    authentication.updated_at = timezone.now()
+    authentication.full_clean()
+    authentication.save()
+    details: dict[str, Any] = {"changed": changed}
+    if credential_changes.drops_token(changed):
+        # Issued for the old account, consumer key or scopes: no consumer may get it from now
+        # on, and it must never be sent to a host the new URL names.
+        dropped, _ = AccessToken.objects.filter(authentication=authentication).delete()
+        if dropped:
+            details["token_dropped"] = True
+    if key_material is None and active_key_uploaded_at is not UNCHANGED:
+        upload_day = _set_upload_day(authentication, active_key_uploaded_at)
+        if upload_day:
+            details["upload_day"] = upload_day
+    if key_material is not None:
+        now = timezone.now()
+        retired = authentication.signing_keys.filter(state=SigningKey.State.ACTIVE).update(
+            state=SigningKey.State.RETIRED, retired_at=now
+        )
+        signing_key = _add_signing_key(authentication, key_material, actor)
+        details["signing_key"] = _key_details(signing_key)
+        details["retired_keys"] = retired
+    audit_trail.audit(
+        action=AuditEvent.Action.UPDATE,
+        authentication=authentication,
+        actor=actor,
+        ip_address=ip_address,
+        details=details,
+    )
+    return authentication
+
+
+def _set_upload_day(authentication: HttpAuthentication, uploaded_at: datetime | None) -> dict[str, Any]:
+    """Correct the active key's upload day and the expiry counted from it; {} if unchanged."""
+    signing_key = (
+        authentication.signing_keys.select_for_update().filter(state=SigningKey.State.ACTIVE).first()
+    )
+    if signing_key is None or signing_key.uploaded_at == uploaded_at:
+        return {}
+    signing_key.set_uploaded_at(uploaded_at)
+    signing_key.save(update_fields=["uploaded_at", "effective_expires_at"])
+    return {
+        "certificate_id": signing_key.certificate_id,
+        "uploaded_at": uploaded_at.isoformat() if uploaded_at else None,
+        "effective_expires_at": signing_key.effective_expires_at.isoformat(),
+    }
+
+
+@transaction.atomic
+def authentication_delete(
+    *, authentication: HttpAuthentication, actor: audit_trail.Actor, ip_address: str | None = None
+) -> None:
+    audit_trail.audit(
+        action=AuditEvent.Action.DELETE,
+        authentication=authentication,
+        actor=actor,
+        ip_address=ip_address,
+        details={"identifier": authentication.identifier},
+    )
+    authentication.delete()

@@ -1,0 +1,341 @@
+"""One attempt at a token, and what it leaves behind: the token, the status, back-off, alerts.
+
+Who may attempt (single flight) is token_single_flight; this module is what an attempt
+does. Every way an attempt can fail ends as a TokenRequestError with a message a person
+can act on, recorded on the authentication; alert mail leaves through refresh_alerts.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from cryptography.exceptions import UnsupportedAlgorithm
+from django.db import DatabaseError, transaction
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from authentications.fields import DecryptionError
+from authentications.keys.loaded_keys import load_stored_private_key
+from authentications.keys.private_keys import KeyMaterialError
+from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
+from authentications.netsuite import assertion, http_exchange, token_request
+from authentications.services import refresh_alerts
+from authentications.services.audit_trail import Actor, audit
+
+logger = logging.getLogger(__name__)
+
+# Answers that say the credentials are wrong: retrying cannot help until a person acts.
+# server_error is not one of them: NetSuite answers it during outages too, and a record
+# stopped for good by an outage would stay stopped after NetSuite recovers.
+CREDENTIAL_ERRORS = frozenset({"invalid_client", "invalid_request", "invalid_scope", "invalid_grant"})
+FIRST_RETRY_SECONDS = 60
+LAST_RETRY_SECONDS = 3600
+FAILURES_BEFORE_ALERT = 3
+STATUS_FIELDS = [
+    "last_success_at",
+    "last_error",
+    "last_error_kind",
+    "failing_since",
+    "consecutive_failures",
+    "next_attempt_at",
+    "retries_stopped",
+    "failure_alert_sent",
+]
+_NEW_KEY = "Generate or upload a new key pair and rotate to it."
+PRIVATE_KEY_UNDECRYPTABLE = (
+    "The stored private key cannot be decrypted with NSCONNECT_ENCRYPTION_KEYS: the key that "
+    "encrypted it is no longer in that setting. Put it back (after the current key), or "
+    "generate or upload a new key pair and rotate to it."
+)
+STORED_VALUE_UNDECRYPTABLE = (
+    "A stored secret (private key or token) cannot be decrypted with NSCONNECT_ENCRYPTION_KEYS: "
+    "the key that encrypted it is no longer in that setting. Put it back (after the current key)."
+)
+# The kind of failure a database error becomes: the scheduler tries such a refresh again soon.
+DATABASE_FAILURE = "database"
+DATABASE_BUSY = (
+    "The database did not answer in time (it may be locked by another process), so no token was "
+    "retrieved or stored. Try again in a minute; if it persists, check the database server."
+)
+
+
+def log_unexpected(what: str, error: BaseException) -> None:
+    """Log an unexpected error with its traceback but without its message, which could quote a
+    value (a token, an assertion) that must never reach a log."""
+    frames = "".join(traceback.format_tb(error.__traceback__))
+    logger.error("unexpected %s %s\n%s", type(error).__name__, what, frames)
+
+
+def failure_for(
+    error: Exception, *, what: str = "while retrieving a token"
+) -> http_exchange.TokenRequestError:
+    """Any error met on the way to a token, as a TokenRequestError a person can act on."""
+    if isinstance(error, http_exchange.TokenRequestError):
+        return error
+    if isinstance(error, DecryptionError):
+        return http_exchange.TokenRequestError("undecryptable", STORED_VALUE_UNDECRYPTABLE)
+    if isinstance(error, DatabaseError):
+        logger.warning("database error %s: %s", what, type(error).__name__)
+        return http_exchange.TokenRequestError(DATABASE_FAILURE, DATABASE_BUSY)
+    log_unexpected(what, error)
+    return http_exchange.TokenRequestError(
+        "internal",
+        f"nsconnect met an unexpected error ({type(error).__name__}) {what}; the server log has the details.",
+    )
+
+
+@sensitive_variables()
+def credentials_for(authentication: HttpAuthentication, signing_key: SigningKey) -> assertion.Credentials:
+    """The credentials to sign with; a stored key that cannot be used is a TokenRequestError."""
+    try:
+        pem = signing_key.private_key
+    except DecryptionError:
+        raise http_exchange.TokenRequestError("undecryptable", PRIVATE_KEY_UNDECRYPTABLE) from None
+    if not pem.strip():
+        raise http_exchange.TokenRequestError(
+            "no_private_key",
+            f"The signing key {signing_key.certificate_id} has no private key (it was wiped or never "
+            f"stored), so no assertion can be signed. {_NEW_KEY}",
+        )
+    try:
+        private_key = load_stored_private_key((signing_key.pk, signing_key.fingerprint_sha256), pem)
+    except KeyMaterialError as error:
+        raise http_exchange.TokenRequestError("unusable_key", f"{error} {_NEW_KEY}") from None
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        raise http_exchange.TokenRequestError(
+            "unusable_key", f"The stored private key is damaged and cannot be loaded. {_NEW_KEY}"
+        ) from None
+    return assertion.Credentials(
+        consumer_key=authentication.consumer_key,
+        certificate_id=signing_key.certificate_id,
+        algorithm=authentication.jwt_algorithm,
+        scopes=authentication.scope_list,
+        token_url=authentication.token_url,
+        private_key=private_key,
+    )
+
+
+@sensitive_variables()
+def token_probe(*, credentials: assertion.Credentials) -> token_request.TokenResponse:
+    """Retrieve a token with values that are not saved (the form's Retrieve button); store nothing."""
+    return token_request.request_token(credentials, timezone.now())
+
+
+# Up to 10% more, so that many authentications failing together do not retry together.
+jitter: Callable[[], float] = random.random
+
+
+def backoff_delay(failures: int) -> timedelta:
+    """1 minute after the first failure, doubling each time, never more than an hour."""
+    base = min(LAST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, failures - 1))
+    return timedelta(seconds=min(LAST_RETRY_SECONDS, base * (1 + 0.1 * jitter())))
+
+
+@dataclass(frozen=True)
+class _Signer:
+    """What a token is minted for: it may be stored only if the record still says the same."""
+
+    token_url: str
+    consumer_key: str
+    scopes: str
+    signing_key_id: int | None
+
+    @classmethod
+    def of(cls, authentication: HttpAuthentication, signing_key_id: int | None) -> _Signer:
+        return cls(
+            authentication.token_url, authentication.consumer_key, authentication.scopes, signing_key_id
+        )
+
+
+def _active_key_id(authentication: HttpAuthentication) -> int | None:
+    active = SigningKey.objects.filter(authentication=authentication, state=SigningKey.State.ACTIVE)
+    return active.values_list("pk", flat=True).first()
+
+
+@sensitive_variables()
+def token_retrieve(
+    *, authentication: HttpAuthentication, actor: Actor, ip_address: str | None = None
+) -> AccessToken:
+    """Ask NetSuite for a token with the active key and make it the current one.
+
+    Callers that may run concurrently go through refresh.token_get (single flight).
+    On failure (of any kind) the previous token and key stay as they were; the status,
+    back-off and audit trail record it, and a TokenRequestError is raised.
+    """
+    now = timezone.now()
+    signing_key: SigningKey | None = None
+    try:
+        # active_key() leaves the private key unread until signing, so that a key that no
+        # longer decrypts is a failure of this attempt, with its Certificate ID known.
+        signing_key = authentication.active_key()
+        signer = _Signer.of(authentication, signing_key.pk if signing_key else None)
+        if signing_key is None:
+            raise http_exchange.TokenRequestError("no_key", "This authentication has no active signing key.")
+        response = token_request.request_token(credentials_for(authentication, signing_key), now)
+        token = _store(authentication, signer, signing_key, response, actor, ip_address, now)
+    except Exception as error:
+        failure = failure_for(error)
+        _record_failure(authentication, signing_key, failure, actor, ip_address, now)
+        raise failure from None
+    if token is None:
+        changed = http_exchange.TokenRequestError(
+            "credentials_changed",
+            "The credentials changed while the token was being retrieved, so the token NetSuite "
+            "issued for the old ones was discarded. Retrieve again to get one for the new ones.",
+        )
+        _audit_discarded(authentication, signing_key, changed, actor, ip_address)
+        raise changed
+    logger.info("token retrieved for %s, valid until %s", authentication.identifier, token.expires_at)
+    return token
+
+
+@sensitive_variables()
+def _store(
+    authentication: HttpAuthentication,
+    signer: _Signer,
+    signing_key: SigningKey,
+    response: token_request.TokenResponse,
+    actor: Actor,
+    ip_address: str | None,
+    now: datetime,
+) -> AccessToken | None:
+    """Make the token current, unless the record was edited meanwhile (then None)."""
+    expires_at = response.expires_at(now)
+    with transaction.atomic():
+        row = HttpAuthentication.objects.select_for_update().get(pk=authentication.pk)
+        if _Signer.of(row, _active_key_id(row)) != signer:
+            return None
+        recovered = row.failure_alert_sent
+        # Saved by primary key, not update_or_create: the old value is never read, so a
+        # token encrypted with a key since removed is simply replaced.
+        current = AccessToken.objects.filter(authentication=row).values_list("pk", flat=True).first()
+        token = AccessToken(
+            pk=current,
+            authentication=row,
+            value=response.access_token,
+            token_type=response.token_type,
+            obtained_at=now,
+            expires_at=expires_at,
+            signing_key=signing_key,
+        )
+        token.save()
+        row.last_success_at = now
+        row.last_error = row.last_error_kind = ""
+        row.failing_since = row.next_attempt_at = None
+        row.consecutive_failures = 0
+        row.retries_stopped = row.failure_alert_sent = False
+        row.save(update_fields=STATUS_FIELDS)
+        audit(
+            action=AuditEvent.Action.TOKEN_RETRIEVED,
+            authentication=row,
+            actor=actor,
+            ip_address=ip_address,
+            details={"certificate_id": signing_key.certificate_id, "expires_at": expires_at.isoformat()},
+        )
+        # Only when a failure alert went out (or is going out): recovery is news only then.
+        if recovered:
+            transaction.on_commit(lambda: refresh_alerts.enqueue_refresh_alert(row.pk, recovered=True))
+    authentication.refresh_from_db(fields=STATUS_FIELDS)
+    return token
+
+
+def _failure_details(
+    signing_key: SigningKey | None, error: http_exchange.TokenRequestError
+) -> dict[str, object]:
+    return {
+        "certificate_id": signing_key.certificate_id if signing_key else "",
+        "kind": error.kind,
+        "status": error.status,
+        "error": error.error_code,
+        "message": error.message,
+    }
+
+
+def _audit_discarded(
+    authentication: HttpAuthentication,
+    signing_key: SigningKey | None,
+    error: http_exchange.TokenRequestError,
+    actor: Actor,
+    ip_address: str | None,
+) -> None:
+    # Not a failure of the credentials now on the record (they were not tried): the
+    # status and back-off stay as the edit left them.
+    try:
+        audit(
+            action=AuditEvent.Action.TOKEN_FAILED,
+            authentication=authentication,
+            actor=actor,
+            ip_address=ip_address,
+            details=_failure_details(signing_key, error),
+        )
+    except DatabaseError as db_error:
+        logger.warning("could not audit a discarded token: %s", type(db_error).__name__)
+
+
+def _record_failure(
+    authentication: HttpAuthentication,
+    signing_key: SigningKey | None,
+    error: http_exchange.TokenRequestError,
+    actor: Actor,
+    ip_address: str | None,
+    now: datetime,
+) -> None:
+    """Status, back-off, audit event and (on commit) the alert; if the database allows."""
+    try:
+        _write_failure(authentication, signing_key, error, actor, ip_address, now)
+    except DatabaseError as db_error:
+        # The caller still gets the failure; the next attempt records what it meets.
+        logger.warning(
+            "could not record the failure for %s: %s", authentication.identifier, type(db_error).__name__
+        )
+    logger.warning("token retrieval failed for %s: %s", authentication.identifier, error.message)
+
+
+def _write_failure(
+    authentication: HttpAuthentication,
+    signing_key: SigningKey | None,
+    error: http_exchange.TokenRequestError,
+    actor: Actor,
+    ip_address: str | None,
+    now: datetime,
+) -> None:
+    with transaction.atomic():
+        row = HttpAuthentication.objects.select_for_update().get(pk=authentication.pk)
+        credentials_wrong = error.kind in CREDENTIAL_ERRORS
+        row.consecutive_failures += 1
+        row.failing_since = row.failing_since or now
+        row.last_error = error.message
+        row.last_error_kind = error.kind
+        row.retries_stopped = credentials_wrong
+        if credentials_wrong:
+            row.next_attempt_at = None
+        else:
+            delay = backoff_delay(row.consecutive_failures)
+            if error.retry_after:
+                delay = max(delay, timedelta(seconds=min(error.retry_after, LAST_RETRY_SECONDS)))
+            row.next_attempt_at = now + delay
+        # failure_alert_sent is set by the mail task when it sends, not here: it says
+        # what went out, so a mail server that is down cannot swallow the alert.
+        alert = not row.failure_alert_sent and (
+            credentials_wrong or row.consecutive_failures >= FAILURES_BEFORE_ALERT
+        )
+        row.save(update_fields=STATUS_FIELDS)
+        audit(
+            action=AuditEvent.Action.TOKEN_FAILED,
+            authentication=row,
+            actor=actor,
+            ip_address=ip_address,
+            details={
+                **_failure_details(signing_key, error),
+                "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
+                "retries_stopped": row.retries_stopped,
+            },
+        )
+        if alert:
+            transaction.on_commit(lambda: refresh_alerts.enqueue_refresh_alert(row.pk, recovered=False))
+    authentication.refresh_from_db(fields=STATUS_FIELDS)

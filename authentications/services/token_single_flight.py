@@ -1,0 +1,254 @@
+"""Single flight: however many threads, processes or machines want a token at once,
+one of them asks NetSuite and the others wait for its answer.
+
+The lease is a conditional UPDATE on the authentication's row (owner and expiry),
+which works the same on PostgreSQL and SQLite. It is claimed and compared with the
+database's clock, the one clock every machine shares; it outlives the exchange's
+total deadline, so a live holder never loses it, and it expires, so a crashed holder
+never keeps it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import DatabaseError
+from django.db.models import Q, Value
+from django.db.models.fields import DurationField
+from django.db.models.functions import Now
+from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
+
+from authentications import selectors
+from authentications.fields import DecryptionError
+from authentications.models import AccessToken, HttpAuthentication, SigningKey
+from authentications.netsuite import http_exchange, token_urls
+from authentications.services import token_attempt
+from authentications.services.audit_trail import Actor
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.1
+# Beyond the exchange's own deadline: loading the key, signing, storing the token.
+LEASE_MARGIN_SECONDS = 10
+# While another caller holds the lease, a consumer is served a token with this many seconds
+# left rather than made to wait: the holder may have died, and its lease outlives it.
+STILL_VALID_SECONDS = 10
+
+
+DISABLED = "This authentication is disabled: enable it on the edit page to retrieve tokens."
+
+
+class TokenUnavailable(Exception):
+    """No token can be had now; the message says why, in words for an API consumer."""
+
+
+class DatabaseUnavailable(Exception):
+    """The database failed a scheduled refresh before it finished; the task tries again."""
+
+
+def lease_duration() -> timedelta:
+    """How long a lease holds: longer than any exchange with NetSuite can take."""
+    return timedelta(seconds=http_exchange.exchange_deadline_seconds() + LEASE_MARGIN_SECONDS)
+
+
+def lease_claim(authentication_id: int, owner: str) -> bool:
+    """Take the lease if it is free or expired by the database's clock; True if taken."""
+    free = Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lte=Now())
+    claimed = HttpAuthentication.objects.filter(free, pk=authentication_id).update(
+        lease_owner=owner, lease_expires_at=Now() + Value(lease_duration(), output_field=DurationField())
+    )
+    return claimed == 1
+
+
+def lease_release(authentication_id: int, owner: str) -> None:
+    try:
+        HttpAuthentication.objects.filter(pk=authentication_id, lease_owner=owner).update(
+            lease_owner="", lease_expires_at=None
+        )
+    except DatabaseError as error:
+        # The lease expires by itself; the caller's own outcome matters more.
+        logger.warning("could not release the lease of %s: %s", authentication_id, type(error).__name__)
+
+
+def _usable_token(
+    authentication_id: int, min_seconds_left: int, now: datetime, obtained_since: datetime | None
+) -> AccessToken | None:
+    tokens_ = AccessToken.objects.filter(
+        authentication_id=authentication_id, expires_at__gt=now + timedelta(seconds=min_seconds_left)
+    )
+    if obtained_since is not None:
+        tokens_ = tokens_.filter(obtained_at__gte=obtained_since)
+    token = tokens_.select_related("authentication").defer("value").first()
+    if token is None:
+        return None
+    try:
+        token.value  # noqa: B018  (loads and decrypts the deferred value)
+    except DecryptionError:
+        # Encrypted with a key since removed: as good as none; the next token replaces it.
+        logger.warning("the stored token of %s cannot be decrypted; retrieving a new one", authentication_id)
+        return None
+    return token
+
+
+@sensitive_variables()
+def token_get(
+    *,
+    authentication: HttpAuthentication,
+    actor: Actor,
+    min_seconds_left: int = 60,
+    fresh: bool = False,
+    ip_address: str | None = None,
+    busy_min_seconds_left: int | None = None,
+) -> AccessToken:
+    """A token valid for at least min_seconds_left, from NetSuite only if there is none.
+
+    fresh=True (the Retrieve button) wants a token obtained after the call began.
+    A caller that waited while another one failed gets that failure, not a second
+    request to NetSuite. With busy_min_seconds_left, a caller that finds the lease
+    held by another is served at once a token with that many seconds left, if there
+    is one, instead of waiting for the holder. A disabled authentication is refused
+    before anything is asked or served: disabled means not refreshed and serving no
+    tokens, whichever button asks.
+    """
+    try:
+        if not authentication.enabled:
+            raise http_exchange.TokenRequestError("disabled", DISABLED)
+        return _token_get(authentication, actor, min_seconds_left, fresh, ip_address, busy_min_seconds_left)
+    except Exception as error:
+        # A database that is locked, say: the caller gets a failure it can show, never a 500.
+        raise token_attempt.failure_for(error) from None
+
+
+def _token_get(
+    authentication: HttpAuthentication,
+    actor: Actor,
+    min_seconds_left: int,
+    fresh: bool,
+    ip_address: str | None,
+    busy_min_seconds_left: int | None,
+) -> AccessToken:
+    pk = authentication.pk
+    started = timezone.now()
+    owner = uuid.uuid4().hex
+    failures_before = authentication.consecutive_failures
+    # A waiter gives up only after a holder's lease would have expired.
+    deadline = time.monotonic() + lease_duration().total_seconds() + 5
+    while True:
+        token = _usable_token(pk, min_seconds_left, timezone.now(), started if fresh else None)
+        if token is not None:
+            return token
+        if lease_claim(pk, owner):
+            try:
+                # Another holder may have finished between our look and our claim.
+                token = _usable_token(pk, min_seconds_left, timezone.now(), started if fresh else None)
+                if token is not None:
+                    return token
+                authentication.refresh_from_db()
+                if not authentication.enabled:  # disabled while this caller waited
+                    raise http_exchange.TokenRequestError("disabled", DISABLED)
+                if authentication.consecutive_failures > failures_before and authentication.last_error:
+                    raise http_exchange.TokenRequestError(
+                        authentication.last_error_kind, authentication.last_error
+                    )
+                return token_attempt.token_retrieve(
+                    authentication=authentication, actor=actor, ip_address=ip_address
+                )
+            finally:
+                lease_release(pk, owner)
+        if busy_min_seconds_left is not None:
+            # Another holds the lease, alive or dead: its lease may outlast the token we have.
+            token = _usable_token(pk, busy_min_seconds_left, timezone.now(), None)
+            if token is not None:
+                return token
+        if time.monotonic() > deadline:
+            raise http_exchange.TokenRequestError(
+                "busy", "Another request for this token is taking too long. Try again in a minute."
+            )
+        time.sleep(POLL_SECONDS)
+
+
+@sensitive_variables()
+def token_for_consumer(
+    authentication: HttpAuthentication, *, actor: Actor, ip_address: str | None = None
+) -> AccessToken:
+    """What the token API serves: the current token, renewed single-flight when under a minute
+    is left, unless back-off says NetSuite must not be asked yet.
+
+    Disabling is a kill switch, and an expired certificate or a token URL no longer
+    admitted ends serving: all are looked at before any stored token is."""
+    now = timezone.now()
+    if not authentication.enabled:
+        raise TokenUnavailable("This authentication is disabled.")
+    # Before retries_stopped: an expired certificate also ends in invalid_client, and
+    # its expiry is the explanation a consumer can act on.
+    signing_key = authentication.active_key()
+    if signing_key is not None and signing_key.is_expired(now):
+        raise TokenUnavailable(expired_message(signing_key))
+    # A token is served only while its URL is still admitted: an origin removed from
+    # NSCONNECT_TOKEN_URL_ALLOWLIST stops serving what it issued at once (no network asked).
+    try:
+        token_urls.check_token_url(authentication.token_url)
+    except token_urls.ProtocolValueError as error:
+        raise TokenUnavailable(
+            "The Authentication URL is no longer admitted, so its token is not served: "
+            f"{error} Correct the Authentication URL, or NSCONNECT_TOKEN_URL_ALLOWLIST."
+        ) from None
+    token = _usable_token(authentication.pk, 60, now, None)
+    if token is not None:
+        return token
+    if authentication.retries_stopped:
+        raise TokenUnavailable(
+            f"NetSuite refused the credentials; retries are stopped until the record is fixed. "
+            f"{authentication.last_error}"
+        )
+    if authentication.next_attempt_at and authentication.next_attempt_at > now:
+        raise TokenUnavailable(
+            f"Token refresh is failing; the next attempt is at {authentication.next_attempt_at.isoformat()}. "
+            f"{authentication.last_error}"
+        )
+    try:
+        return token_get(
+            authentication=authentication,
+            actor=actor,
+            min_seconds_left=60,
+            ip_address=ip_address,
+            busy_min_seconds_left=STILL_VALID_SECONDS,
+        )
+    except http_exchange.TokenRequestError as error:
+        raise TokenUnavailable(error.message) from None
+
+
+def expired_message(signing_key: SigningKey) -> str:
+    return (
+        f"Certificate expired on {signing_key.effective_expires_at:%Y-%m-%d}: NetSuite refuses it, "
+        "so nsconnect no longer asks. Make a new key pair, upload its certificate in NetSuite "
+        "and rotate the key."
+    )
+
+
+def refresh_scheduled(authentication_id: int) -> str:
+    """The scheduler's refresh of one authentication; safe to run twice. Returns what it did.
+
+    Every failure is recorded by the attempt (status, back-off, audit, alert) and comes
+    back here as a short status, never as a traceback the worker logs each minute. A
+    database failure raises DatabaseUnavailable instead, so that the task tries again
+    soon: the database, not NetSuite, was in the way, and nothing was stored meanwhile."""
+    margin = settings.NSCONNECT_REFRESH_MARGIN_SECONDS
+    try:
+        authentication = selectors.due_for_refresh(timezone.now()).filter(pk=authentication_id).first()
+        if authentication is None:
+            return "not due"
+        token = token_get(authentication=authentication, actor="scheduler", min_seconds_left=margin)
+    except http_exchange.TokenRequestError as error:
+        if error.kind == token_attempt.DATABASE_FAILURE:
+            raise DatabaseUnavailable(error.message) from None
+        return f"failed: {error.kind}"
+    except DatabaseError as error:
+        failure = token_attempt.failure_for(error, what="while looking for due tokens")
+        raise DatabaseUnavailable(failure.message) from None
+    return f"valid until {token.expires_at.isoformat()}"

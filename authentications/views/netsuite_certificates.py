@@ -1,0 +1,70 @@
+"""The rotation wizard's "Upload to NetSuite" and "Revoke old certificate in NetSuite" buttons.
+
+Each POST calls one service in services/netsuite_certificates.py and shows what NetSuite
+answered as it came: its bodies are not documented, so the person sees them.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_variables
+from django.views.decorators.http import require_POST
+
+from authentications.models import HttpAuthentication, SigningKey
+from authentications.netsuite.certificate_endpoint import CertificateEndpointError
+from authentications.services import netsuite_certificates
+from authentications.web import client_ip
+
+RESULT_TEMPLATE = "authentications/netsuite_certificate_result.html"
+
+
+def _get(request: HttpRequest, identifier: str) -> tuple[HttpAuthentication, SigningKey]:
+    authentication = get_object_or_404(HttpAuthentication, identifier=identifier)
+    pk = request.POST.get("signing_key", "")
+    signing_key = get_object_or_404(authentication.signing_keys, pk=int(pk) if pk.isdigit() else 0)
+    return authentication, signing_key
+
+
+@require_POST
+@permission_required("authentications.rotate_key", raise_exception=True)
+@sensitive_variables()
+def netsuite_certificate_upload(request: HttpRequest, identifier: str) -> HttpResponse:
+    authentication, signing_key = _get(request, identifier)
+    context = {"authentication": authentication, "signing_key": signing_key, "operation": "upload"}
+    try:
+        result = netsuite_certificates.netsuite_certificate_upload(
+            authentication=authentication,
+            signing_key=signing_key,
+            actor=request.user,
+            ip_address=client_ip(request),
+        )
+    except ValueError as error:  # refused before asking NetSuite: the wizard says why
+        messages.error(request, str(error))
+        return redirect("authentications:rotate", identifier=authentication.identifier)
+    except CertificateEndpointError as error:
+        return render(request, RESULT_TEMPLATE, {**context, "error": error.message}, status=502)
+    return render(request, RESULT_TEMPLATE, {**context, "answer": result.answer, "stored": result.stored})
+
+
+@require_POST
+@permission_required("authentications.rotate_key", raise_exception=True)
+@sensitive_variables()
+def netsuite_certificate_revoke(request: HttpRequest, identifier: str) -> HttpResponse:
+    authentication, signing_key = _get(request, identifier)
+    context = {"authentication": authentication, "signing_key": signing_key, "operation": "revoke"}
+    try:
+        answer = netsuite_certificates.netsuite_certificate_revoke(
+            authentication=authentication,
+            signing_key=signing_key,
+            actor=request.user,
+            ip_address=client_ip(request),
+        )
+    except ValueError as error:
+        messages.error(request, str(error))
+        return redirect("authentications:rotate", identifier=authentication.identifier)
+    except CertificateEndpointError as error:
+        return render(request, RESULT_TEMPLATE, {**context, "error": error.message}, status=502)
+    return render(request, RESULT_TEMPLATE, {**context, "answer": answer})
