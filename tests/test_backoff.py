@@ -9,7 +9,7 @@ import time_machine
 from django.core import mail
 
 from authentications.models import AuditEvent, HttpAuthentication
-from authentications.services import token_attempt, token_single_flight
+from authentications.services import token_failures, token_single_flight
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,7 +18,7 @@ T0 = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(hour=8, minute=0, 
 
 @pytest.fixture(autouse=True)
 def _no_jitter(monkeypatch):
-    monkeypatch.setattr(token_attempt, "jitter", lambda: 0.0)
+    monkeypatch.setattr(token_failures, "jitter", lambda: 0.0)
 
 
 @pytest.fixture
@@ -129,7 +129,7 @@ def test_server_error_is_an_outage_that_keeps_backing_off(register, create_authe
 
 
 def test_back_off_never_exceeds_an_hour():
-    assert [token_attempt.backoff_delay(n).total_seconds() for n in (1, 2, 3, 6, 7, 20)] == [
+    assert [token_failures.backoff_delay(n).total_seconds() for n in (1, 2, 3, 6, 7, 20)] == [
         60,
         120,
         240,

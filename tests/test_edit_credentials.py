@@ -139,7 +139,6 @@ def test_the_service_refuses_the_move_to_any_caller_without_the_rotate_key_permi
             authentication=authentication,
             actor=alice,
             values={**values, "token_url": other_netsuite.token_url},
-            key_material=None,
         )
 
     assert refused.value.fields == ["token_url"]

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.files.uploadhandler import StopFutureHandlers
 from django.test import Client
 
-from authentications.forms import field_rules
+from authentications import emails
 from authentications.keys import certificates, pasted, private_keys
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
 from authentications.netsuite import assertion, token_urls
@@ -81,7 +81,7 @@ HTTP_AUTHENTICATION_FIELDS = [
         "alert_recipients",
         "a@example.com " * (MEGABYTE // 14),
         "list at most 20 addresses (2,000 characters)",
-        (field_rules, "validate_email"),
+        (emails, "validate_email"),
     ),
     ("netsuite_role_id", "1" * MEGABYTE, "at most 20 characters", None),
     ("netsuite_entity_id", "1" * MEGABYTE, "at most 20 characters", None),

@@ -32,14 +32,14 @@ from authentications.netsuite.certificate_endpoint import (
     list_certificates,
     revoke_certificate,
 )
-from authentications.services import token_attempt, token_single_flight
+from authentications.services import token_failures, token_single_flight
 from tests.fake_netsuite import HTML, TOKEN_PATH, FakeNetSuite
 
 pytestmark = pytest.mark.django_db
 
 # The stored token has this long left: valid, and inside the refresh margin (600 s), so due.
 SECONDS_LEFT = 300
-FIRST_BACK_OFF = token_attempt.FIRST_RETRY_SECONDS
+FIRST_BACK_OFF = token_failures.FIRST_RETRY_SECONDS
 MB = 1024 * 1024
 
 
@@ -47,7 +47,7 @@ MB = 1024 * 1024
 def _fast(settings: Any, monkeypatch: Any) -> None:
     # Alice's password is never typed here: hashing it for real costs a second per test.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    monkeypatch.setattr(token_attempt, "jitter", lambda: 0.0)
+    monkeypatch.setattr(token_failures, "jitter", lambda: 0.0)
 
 
 # --- where a fault needs a second server ------------------------------------------------
@@ -316,7 +316,7 @@ def stored_state(authentication: HttpAuthentication) -> dict[str, Any]:
     lease included), every signing key, the token, and the secrets as encrypted at rest."""
     pk = authentication.pk
     fields = dict(HttpAuthentication.objects.filter(pk=pk).values().get())
-    record = {name: value for name, value in fields.items() if name not in token_attempt.STATUS_FIELDS}
+    record = {name: value for name, value in fields.items() if name not in token_failures.STATUS_FIELDS}
     keys = SigningKey.objects.filter(authentication_id=pk).order_by("pk")
     token = AccessToken.objects.filter(authentication_id=pk)
     # Cast to a plain text field: the column as stored, not decrypted.

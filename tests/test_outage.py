@@ -11,7 +11,7 @@ from django.core import mail
 
 from api import services as api_services
 from authentications.models import HttpAuthentication
-from authentications.services import token_attempt, token_single_flight
+from authentications.services import token_failures, token_single_flight
 from tests.api.consumer import get_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,7 +21,7 @@ T0 = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).replace(hour=8, minute=0, 
 
 @pytest.fixture(autouse=True)
 def _no_jitter(monkeypatch):
-    monkeypatch.setattr(token_attempt, "jitter", lambda: 0.0)
+    monkeypatch.setattr(token_failures, "jitter", lambda: 0.0)
 
 
 def test_ten_server_errors_never_stop_retries_and_netsuites_recovery_serves_again(

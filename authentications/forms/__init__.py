@@ -1,2 +1,3 @@
-"""Forms and the field rules they share: the authentication form, the key pair form, NetSuite's
-rules for each field, and the upload day of a certificate."""
+"""Forms and the field rules they share: the authentication form and its key version fields, the
+rotation wizard's Certificate ID step, the key pair forms, NetSuite's rules for each field, and the
+upload day of a certificate."""

@@ -1,20 +1,30 @@
 """What NetSuite's single values look like: one check per value of the HTTP Authentication
-form, each raising a ValidationError whose message names the fix."""
+form, each raising a ValidationError whose message names the fix, and the Certificate ID field
+that the rotation wizard asks too."""
 
 from __future__ import annotations
 
 import re
 
 from django import forms
-from django.core.mail.message import sanitize_address
-from django.core.validators import validate_email
 
+from authentications import emails
 from authentications.netsuite import assertion, token_urls
 
 _CERTIFICATE_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 _CONSUMER_KEY = re.compile(r"^[0-9a-fA-F]{64}$")
 _INTERNAL_ID = re.compile(r"^[0-9]+$")
 _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
+def certificate_id_field() -> forms.CharField:
+    """The Certificate ID as NetSuite shows it; its form checks it with certificate_id()."""
+    return forms.CharField(
+        label="Certificate ID",
+        max_length=255,
+        help_text="Shown in NetSuite at Setup > Integration > Manage Authentication > "
+        "OAuth 2.0 Client Credentials (M2M) Setup.",
+    )
 
 
 def certificate_id(value: str) -> str:
@@ -77,23 +87,9 @@ def alert_recipients(value: str) -> str:
             "For more people, use a mailing list's address."
         )
     for address in addresses:
-        if not mailable(address):
+        if not emails.mailable(address):
             raise forms.ValidationError(f"{address} is not an email address.")
     return ", ".join(addresses)
-
-
-def mailable(address: str) -> bool:
-    """Whether mail can carry `address`: valid as typed and as its To header writes it."""
-    try:
-        validate_email(address)
-        # Mail sends the address as its To header writes it (the domain through IDNA), and
-        # some that pass the validator do not survive that: a zero-width space makes the
-        # codec fail, which stops the alert to everybody on the list; a full-width ":" or
-        # ";" becomes a plain one, and so no address. The written form must be an address too.
-        validate_email(sanitize_address(address, "utf-8"))
-    except (forms.ValidationError, ValueError):
-        return False
-    return True
 
 
 def internal_id(value: str, what: str) -> str:

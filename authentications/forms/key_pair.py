@@ -1,4 +1,5 @@
-"""The form that asks for a generated key pair: its kind, lifetime and common name."""
+"""The forms of a generated key pair: the one that asks its kind, lifetime and common name, and
+the JWT algorithm that fits it, which the key pair panel sends to the authentication form."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 from django import forms
 
 from authentications.keys import generation
+from authentications.models import JwtAlgorithm, SigningKey
 
 
 class KeyPairForm(forms.Form):
@@ -44,6 +46,26 @@ class KeyPairForm(forms.Form):
         # Left empty, the certificate is named after the authentication being filled in.
         self.fallback_name = fallback_name.strip()[: generation.MAX_COMMON_NAME]
 
+    @classmethod
+    def named(cls, name: str) -> KeyPairForm:
+        """The empty form of the page of its own, its common name filled in from ?name=."""
+        name = name.strip()[: generation.MAX_COMMON_NAME]
+        return cls(initial={"common_name": name or generation.DEFAULT_COMMON_NAME})
+
     def clean_common_name(self) -> str:
         name: str = self.cleaned_data["common_name"].strip()
         return name or self.fallback_name or generation.DEFAULT_COMMON_NAME
+
+
+class JwtAlgorithmForm(forms.Form):
+    """The authentication form's JWT algorithm, set to the one that fits a key pair just generated.
+
+    Never posted: the key pair panel renders its select, which htmx swaps in for the
+    authentication form's (same name and id).
+    """
+
+    jwt_algorithm = forms.ChoiceField(label="JWT algorithm", choices=JwtAlgorithm.choices)
+
+    def __init__(self, signing_key: SigningKey) -> None:
+        fitting = generation.fitting_algorithm(signing_key.key_type, signing_key.curve)
+        super().__init__(initial={"jwt_algorithm": fitting})

@@ -1,6 +1,6 @@
 """Make NetSuite-ready key pairs: a private key and the self-signed certificate to upload.
 
-Separate from keys.py (which reads what people paste) because nothing here parses
+Separate from private_keys and pasted (which read what people paste) because nothing here parses
 untrusted input.
 """
 

@@ -4,7 +4,8 @@ An encrypted key names its own key derivation cost and an RSA key its own size; 
 pays whatever they ask (4 GiB of scrypt, 20 million PBKDF2 rounds, half a minute checking
 a 16384-bit key) before nsconnect could refuse it. So the parameters are read here first
 and anything NetSuite would never need is refused in milliseconds. Encrypted PKCS#8 keys
-are opened here too, so the key inside is measured before OpenSSL builds it.
+are opened here too, so the key inside is measured before OpenSSL builds it. The DER
+itself is read by der.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from django.views.decorators.debug import sensitive_variables
+
+from authentications.keys.der import DamagedKeyError, Der, whole
 
 # openssl pkcs8 -topk8 and ssh-keygen -m PKCS8 use 2048 PBKDF2 rounds; OWASP's advice for
 # PBKDF2-SHA256 is 600,000: more is never a default, only a way to make us spend CPU.
@@ -36,8 +39,8 @@ HOW_TO_REENCRYPT = (
 
 RSA_OIDS = ("1.2.840.113549.1.1.1", "1.2.840.113549.1.1.10")  # rsaEncryption, RSASSA-PSS
 EC_OID = "1.2.840.10045.2.1"
-# Key types NetSuite refuses, named as keys.describe_key names them once loaded. DSA and DH
-# are never loaded: OpenSSL computes their public key (a modular power of any size) first.
+# Key types NetSuite refuses, named as private_keys.describe_key names them once loaded. DSA
+# and DH are never loaded: OpenSSL computes their public key (a modular power of any size) first.
 REFUSED_KEY_TYPES = {
     "1.2.840.10040.4.1": "a DSA key",
     "1.2.840.113549.1.3.1": "a DH key",
@@ -47,8 +50,6 @@ REFUSED_KEY_TYPES = {
     "1.3.101.112": "an Ed25519 key",
     "1.3.101.113": "an Ed448 key",
 }
-
-MAX_OID_BYTES = 64
 
 _PBES2 = "1.2.840.113549.1.5.13"
 _PBKDF2 = "1.2.840.113549.1.5.12"
@@ -74,86 +75,6 @@ class KeyCostError(ValueError):
     """The key is refused before it is opened; the message says why, fit for the field."""
 
 
-class DamagedKeyError(ValueError):
-    """The DER does not have the shape it claims; carries no detail (it may be a secret)."""
-
-
-# --- a small DER reader: definite lengths, one-byte tags, every length checked -------
-
-
-class _Der:
-    """A cursor over the elements of one DER constructed value."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.position = 0
-
-    def at_end(self) -> bool:
-        return self.position >= len(self.data)
-
-    def peek_tag(self) -> int | None:
-        return None if self.at_end() else self.data[self.position]
-
-    def read(self, tag: int) -> bytes:
-        """The content of the next element, which must have this tag."""
-        data, at = self.data, self.position
-        if at + 2 > len(data) or data[at] != tag:
-            raise DamagedKeyError
-        length, at = data[at + 1], at + 2
-        if length & 0x80:
-            count = length & 0x7F
-            # No indefinite lengths (0x80) in DER; four length bytes are far more than we allow.
-            if not 1 <= count <= 4 or at + count > len(data):
-                raise DamagedKeyError
-            length, at = int.from_bytes(data[at : at + count], "big"), at + count
-        if at + length > len(data):
-            raise DamagedKeyError
-        self.position = at + length
-        return data[at : at + length]
-
-    def sequence(self) -> _Der:
-        return _Der(self.read(0x30))
-
-    def integer(self) -> int:
-        content = self.read(0x02)
-        if not content:
-            raise DamagedKeyError
-        return int.from_bytes(content, "big", signed=True)
-
-    def octets(self) -> bytes:
-        return self.read(0x04)
-
-    def oid(self) -> str:
-        content = self.read(0x06)
-        # Algorithm OIDs are a dozen bytes; a longer one would be named in the message, and
-        # one arc of thousands of bytes is a number Python refuses to print (a ValueError).
-        if not content or content[-1] & 0x80 or len(content) > MAX_OID_BYTES:
-            raise DamagedKeyError
-        arcs: list[int] = []
-        value = 0
-        for byte in content:
-            value = (value << 7) | (byte & 0x7F)
-            if not byte & 0x80:
-                arcs.append(value)
-                value = 0
-        first = min(arcs[0] // 40, 2)
-        return ".".join(str(arc) for arc in [first, arcs[0] - 40 * first, *arcs[1:]])
-
-    def algorithm(self) -> tuple[str, _Der]:
-        """An AlgorithmIdentifier: its OID and a cursor over what follows it (the parameters)."""
-        identifier = self.sequence()
-        return identifier.oid(), identifier
-
-
-def _whole(data: bytes) -> _Der:
-    """The one SEQUENCE that must make up all of data."""
-    outer = _Der(data)
-    inner = outer.sequence()
-    if not outer.at_end():
-        raise DamagedKeyError
-    return inner
-
-
 # --- unencrypted keys ------------------------------------------------------------------
 
 
@@ -162,7 +83,7 @@ def check_private_key_info(der: bytes, *, allowed_rsa_sizes: tuple[int, ...], ru
     """Refuse an unencrypted PKCS#8 key NetSuite would refuse, before OpenSSL builds it.
 
     EC keys pass (opening them is cheap; the curve is checked once loaded)."""
-    info = _whole(der)
+    info = whole(der)
     info.integer()  # version
     oid, _ = info.algorithm()
     private_key = info.octets()
@@ -178,7 +99,7 @@ def check_private_key_info(der: bytes, *, allowed_rsa_sizes: tuple[int, ...], ru
 def check_rsa_private_key(der: bytes, *, allowed_rsa_sizes: tuple[int, ...], rule: str) -> None:
     """Refuse a PKCS#1 RSA key of a size NetSuite refuses, or whose numbers no key generator
     makes: OpenSSL's full check tests the primes, and its cost grows with their size."""
-    key = _whole(der)
+    key = whole(der)
     version = key.integer()
     if version == 1:
         raise KeyCostError(f"{rule}; this is a multi-prime RSA key, which NetSuite does not accept.")
@@ -225,7 +146,7 @@ class EncryptedKey:
 def read_encrypted_private_key(der: bytes) -> EncryptedKey:
     """Read an EncryptedPrivateKeyInfo and refuse it if opening it would cost more than
     OpenSSL or ssh-keygen ever ask, or uses a scheme we do not open."""
-    info = _whole(der)
+    info = whole(der)
     oid, parameters = info.algorithm()
     ciphertext = info.octets()
     if oid != _PBES2:
@@ -263,7 +184,7 @@ def read_encrypted_private_key(der: bytes) -> EncryptedKey:
     return EncryptedKey(scheme=scheme, ciphertext=ciphertext)
 
 
-def _read_pbkdf2(parameters: _Der) -> Pbes2:
+def _read_pbkdf2(parameters: Der) -> Pbes2:
     salt = parameters.octets()  # the "otherSource" choice was never used in practice
     iterations = parameters.integer()
     if parameters.peek_tag() == 0x02:
@@ -287,7 +208,7 @@ def _read_pbkdf2(parameters: _Der) -> Pbes2:
     return Pbes2(kdf="pbkdf2", salt=salt, iterations=iterations, hash_name=hash_name)
 
 
-def _read_scrypt(parameters: _Der) -> Pbes2:
+def _read_scrypt(parameters: Der) -> Pbes2:
     salt = parameters.octets()
     n, r, p = parameters.integer(), parameters.integer(), parameters.integer()
     if n < 2 or n & (n - 1) or r < 1 or p < 1:

@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from django.views.decorators.debug import sensitive_variables
 
 from authentications.keys import limits
+from authentications.keys.der import DamagedKeyError
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey
 
@@ -124,7 +125,7 @@ def load_private_key(pem: str, passphrase: str = "") -> PrivateKey:
             key = _load_checked(block.label, block.der)
     except limits.KeyCostError as error:
         raise KeyMaterialError(str(error)) from None
-    except limits.DamagedKeyError:
+    except DamagedKeyError:
         raise KeyMaterialError(DAMAGED_KEY) from None
     return check_key_allowed(key)
 
@@ -228,7 +229,7 @@ def _open_encrypted_pkcs8(der: bytes, password: bytes | None) -> PrivateKeyTypes
         inner = limits.decrypt_private_key(encrypted, password)
         # What a wrong passphrase decrypts to is no key at all, and fails here.
         limits.check_private_key_info(inner, allowed_rsa_sizes=ALLOWED_RSA_SIZES, rule=NETSUITE_KEY_RULE)
-    except limits.DamagedKeyError:
+    except DamagedKeyError:
         raise PassphraseError(KEY_NOT_OPENED) from None
     return _load_measured("PRIVATE KEY", inner)
 

@@ -4,7 +4,7 @@ the certificates of an integration record with a bearer token from the record it
 Its rules are the token request's: token_urls' one URL parser, http_exchange's exchange
 with timeouts, total deadline, size cap, no redirects and the allowlist checked at every
 request. The answer bodies are not publicly documented, so every answer is kept as it came
-(capped, secrets scrubbed), and the Certificate ID is looked for, never assumed.
+(capped, its secrets removed by scrubbing), and the Certificate ID is looked for, never assumed.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 from django.views.decorators.debug import sensitive_variables
 
+from authentications.netsuite import scrubbing
 from authentications.netsuite.http_exchange import MAX_RESPONSE_BYTES, TokenRequestError, exchange
 from authentications.netsuite.token_request import LOGIN_AUDIT_TRAIL, parse_json_answer
 from authentications.netsuite.token_urls import Endpoint, ProtocolValueError, token_endpoint
@@ -38,16 +39,6 @@ _PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 CERTIFICATE_ID_KEYS = ("certificateId", "certificate_id", "certId", "kid", "id")
 # Envelopes an API commonly wraps one record in; the ID is looked for inside them too.
 ENVELOPE_KEYS = ("certificate", "data", "result", "item")
-# Field names whose values are secrets whatever they hold: shown as SCRUBBED, never as they came.
-SECRET_FIELD = re.compile(
-    r"token|secret|password|passphrase|assertion|private|credential|api_?key|authorization", re.I
-)
-SCRUBBED = "[removed]"
-# A JWT (a NetSuite access token, an assertion) starts with the base64url of '{"'.
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
-_PRIVATE_KEY_PEM = re.compile(
-    r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)", re.S
-)
 # What a POST may have done although its answer never arrived.
 _MAYBE_CARRIED_OUT = (
     " Check the certificates in NetSuite before trying again: the request may have been carried out."
@@ -84,29 +75,7 @@ class CertificateAnswer:
         """The answer for people, scrubbed: indented JSON when it is JSON, else the text."""
         if self.payload is None:
             return self.raw
-        return json.dumps(scrub(self.payload), indent=2)[:MAX_ANSWER_CHARS]
-
-
-def scrub(value: Any, *, access_token: str = "") -> Any:
-    """A copy of an answer with its secrets removed: fields named like a token, key, secret or
-    assertion, any JWT, any private key PEM, and the bearer token wherever it appears."""
-    if isinstance(value, dict):
-        return {
-            key: SCRUBBED if SECRET_FIELD.search(str(key)) else scrub(item, access_token=access_token)
-            for key, item in value.items()
-        }
-    if isinstance(value, list):
-        return [scrub(item, access_token=access_token) for item in value]
-    if isinstance(value, str):
-        return scrub_text(value, access_token=access_token)
-    return value
-
-
-def scrub_text(text: str, *, access_token: str = "") -> str:
-    """Text with the bearer token, any JWT and any private key PEM replaced."""
-    if access_token:
-        text = text.replace(access_token, "[token]")
-    return _PRIVATE_KEY_PEM.sub(SCRUBBED, _JWT.sub(SCRUBBED, text))
+        return json.dumps(scrubbing.scrub(self.payload), indent=2)[:MAX_ANSWER_CHARS]
 
 
 def certificates_endpoint(token_url: str, path: str) -> Endpoint:
@@ -239,15 +208,15 @@ def _call(
             f"{MAX_RESPONSE_BYTES // 1024} KB, which no certificate answer is.",
         )
     text = content.decode("utf-8", errors="replace")
-    # None when not JSON, or nested too deep to walk (scrub and _replace_token recurse).
+    # None when not JSON, or nested too deep to walk (scrubbing recurses).
     payload = parse_json_answer(text)
     status = response.status_code
     if payload is not None:
         # Should NetSuite ever echo the token, it goes no further than this function.
-        payload = _replace_token(payload, access_token)
-        raw = json.dumps(scrub(payload))
+        payload = scrubbing.replace_token(payload, access_token)
+        raw = json.dumps(scrubbing.scrub(payload))
     else:
-        raw = scrub_text(text, access_token=access_token)
+        raw = scrubbing.scrub_text(text, access_token=access_token)
     return CertificateAnswer(
         status=status,
         content_type=response.headers.get("Content-Type", "").split(";")[0],
@@ -255,18 +224,6 @@ def _call(
         raw=raw[:MAX_ANSWER_CHARS],
         explanation=_explain(status, payload),
     )
-
-
-def _replace_token(value: Any, access_token: str) -> Any:
-    if not access_token:
-        return value
-    if isinstance(value, dict):
-        return {key: _replace_token(item, access_token) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_replace_token(item, access_token) for item in value]
-    if isinstance(value, str):
-        return value.replace(access_token, "[token]")
-    return value
 
 
 def _explain(status: int, payload: Any) -> str:

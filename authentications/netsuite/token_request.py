@@ -37,8 +37,8 @@ _ERROR_CODE = re.compile(r"^[a-z_]{1,40}$")
 # NetSuite's tokens live 3600 s. A day is generous; more would keep a token (and serve it)
 # long after NetSuite stopped honouring it, and a huge number overflows the date arithmetic.
 MAX_EXPIRES_IN_SECONDS = 86_400
-# A token served must have a minute left (refresh.token_for_consumer): one said to live less
-# would send every API call and every sweep back to NetSuite.
+# A token served must have a minute left (token_single_flight.token_for_consumer): one said
+# to live less would send every API call and every sweep back to NetSuite.
 MIN_EXPIRES_IN_SECONDS = 60
 # NetSuite's tokens are JWTs of about a kilobyte. What goes into an Authorization header must be
 # printable ASCII without spaces (RFC 6750 allows less still): no CR/LF to split the header.
@@ -274,6 +274,3 @@ def _oauth_error(status: int, code: str) -> TokenRequestError:
     }
     message = explanations.get(code, f"NetSuite refused the request (HTTP {status}, {code}).")
     return TokenRequestError(code, f"{message} {LOGIN_AUDIT_TRAIL}", status=status, error_code=code)
-
-
-# --- the REST record service, for "Send test request" ---------------------------------

@@ -1,6 +1,6 @@
-"""Creating, editing and deleting HTTP authentications and attaching their first signing key,
-each with its audit event. A new key for an existing authentication is a rotation
-(pending_keys), never an edit here."""
+"""Creating, editing and deleting HTTP authentications, each with its audit event, and
+storing a signing key on one (add_signing_key): its first key here, a rotation's pending key
+for pending_keys. A new key for an existing authentication is a rotation, never an edit."""
 
 from __future__ import annotations
 
@@ -49,13 +49,17 @@ class KeyMaterial:
 
 
 @sensitive_variables()
-def _add_signing_key(
+def add_signing_key(
     authentication: HttpAuthentication,
     material: KeyMaterial,
     actor: audit_trail.Actor,
     state: str = SigningKey.State.ACTIVE,
 ) -> SigningKey:
-    # state=PENDING: a rotation's new key, activated only after it was verified (rotation.py).
+    """Store a checked key on an authentication, or attach the generated key pair it names.
+
+    The caller holds the transaction and writes the audit event: authentication_create for the
+    first key, pending_keys for a rotation's new key (state=PENDING, activated only after it
+    was verified)."""
     if material.signing_key_id is not None:
         return _attach_generated_key(authentication, material, material.signing_key_id, state)
     now = timezone.now()
@@ -152,7 +156,7 @@ def authentication_create(
     )
     authentication.full_clean()
     authentication.save()
-    signing_key = _add_signing_key(authentication, key_material, actor)
+    signing_key = add_signing_key(authentication, key_material, actor)
     audit_trail.audit(
         action=AuditEvent.Action.CREATE,
         authentication=authentication,
@@ -170,20 +174,17 @@ def authentication_update(
     authentication: HttpAuthentication,
     actor: audit_trail.Actor,
     values: dict[str, Any],
-    key_material: KeyMaterial | None,
     active_key_uploaded_at: datetime | None | Literal[_Unchanged.UNCHANGED] = UNCHANGED,
     ip_address: str | None = None,
 ) -> HttpAuthentication:
-    """Save an edit. Moving where the stored key signs (or replacing the key) needs the rotate
-    key permission (KeyOperationRefused otherwise, nothing saved); an edit of the credentials
-    a token was issued for drops that token; active_key_uploaded_at corrects the active key's
-    upload day to NetSuite (None: unknown)."""
+    """Save an edit. Moving where the stored key signs needs the rotate key permission
+    (KeyOperationRefused otherwise, nothing saved); an edit of the credentials a token was
+    issued for drops that token; active_key_uploaded_at corrects the active key's upload day
+    to NetSuite (None: unknown). A new key is a rotation: pending_keys, not this."""
     # Compare with the stored row, not the caller's instance (a ModelForm edits it in place).
     authentication = HttpAuthentication.objects.select_for_update().get(pk=authentication.pk)
     changed = [name for name in AUTHENTICATION_FIELDS if getattr(authentication, name) != values[name]]
     key_operation = credential_changes.signing_target_changes(changed)
-    if key_material is not None:
-        key_operation.append("private_key")
     if key_operation and not credential_changes.may_move_signing_target(actor):
         raise credential_changes.KeyOperationRefused(key_operation)
     for name in changed:
@@ -202,18 +203,10 @@ def authentication_update(
         dropped, _ = AccessToken.objects.filter(authentication=authentication).delete()
         if dropped:
             details["token_dropped"] = True
-    if key_material is None and active_key_uploaded_at is not UNCHANGED:
+    if active_key_uploaded_at is not UNCHANGED:
         upload_day = _set_upload_day(authentication, active_key_uploaded_at)
         if upload_day:
             details["upload_day"] = upload_day
-    if key_material is not None:
-        now = timezone.now()
-        retired = authentication.signing_keys.filter(state=SigningKey.State.ACTIVE).update(
-            state=SigningKey.State.RETIRED, retired_at=now
-        )
-        signing_key = _add_signing_key(authentication, key_material, actor)
-        details["signing_key"] = _key_details(signing_key)
-        details["retired_keys"] = retired
     audit_trail.audit(
         action=AuditEvent.Action.UPDATE,
         authentication=authentication,

@@ -79,7 +79,7 @@ def key_add_pending(
     """Store a checked key (pasted, uploaded or generated) as the pending key of an authentication."""
     authentication = locked(authentication)
     _refuse_second_pending(authentication)
-    signing_key = authentication_records._add_signing_key(
+    signing_key = authentication_records.add_signing_key(
         authentication, key_material, actor, state=SigningKey.State.PENDING
     )
     audit(
@@ -113,7 +113,7 @@ def authentication_update_with_pending_key(
         stored = HttpAuthentication.objects.values_list("jwt_algorithm", flat=True).get(pk=authentication.pk)
         values = {**values, "jwt_algorithm": stored}
     authentication_records.authentication_update(
-        authentication=authentication, actor=actor, values=values, key_material=None, ip_address=ip_address
+        authentication=authentication, actor=actor, values=values, ip_address=ip_address
     )
     return key_add_pending(
         authentication=authentication, actor=actor, key_material=key_material, ip_address=ip_address

@@ -15,7 +15,7 @@ logger = logging.getLogger(__name__)
 def enqueue_refresh_alert(authentication_id: int, *, recovered: bool) -> None:
     """Hand the alert to the mail task (an id and a flag, never a secret). A broker that
     cannot take it is logged: the next failure enqueues the alert again."""
-    from authentications import tasks  # tasks reach this module through refresh
+    from authentications import tasks  # imported here: tasks imports this module
 
     try:
         tasks.send_refresh_alert.delay(authentication_id, recovered)

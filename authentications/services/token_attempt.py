@@ -1,18 +1,18 @@
-"""One attempt at a token, and what it leaves behind: the token, the status, back-off, alerts.
+"""One attempt at a token: the credentials it signs with, the request, and the token stored
+(with the recovery alert) when it succeeds.
 
 Who may attempt (single flight) is token_single_flight; this module is what an attempt
 does. Every way an attempt can fail ends as a TokenRequestError with a message a person
-can act on, recorded on the authentication; alert mail leaves through refresh_alerts.
+can act on (failure_for), recorded on the authentication with its back-off and alert by
+token_failures; alert mail leaves through refresh_alerts.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from django.db import DatabaseError, transaction
@@ -24,28 +24,11 @@ from authentications.keys.loaded_keys import load_stored_private_key
 from authentications.keys.private_keys import KeyMaterialError
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
 from authentications.netsuite import assertion, http_exchange, token_request
-from authentications.services import refresh_alerts
+from authentications.services import refresh_alerts, token_failures
 from authentications.services.audit_trail import Actor, audit
 
 logger = logging.getLogger(__name__)
 
-# Answers that say the credentials are wrong: retrying cannot help until a person acts.
-# server_error is not one of them: NetSuite answers it during outages too, and a record
-# stopped for good by an outage would stay stopped after NetSuite recovers.
-CREDENTIAL_ERRORS = frozenset({"invalid_client", "invalid_request", "invalid_scope", "invalid_grant"})
-FIRST_RETRY_SECONDS = 60
-LAST_RETRY_SECONDS = 3600
-FAILURES_BEFORE_ALERT = 3
-STATUS_FIELDS = [
-    "last_success_at",
-    "last_error",
-    "last_error_kind",
-    "failing_since",
-    "consecutive_failures",
-    "next_attempt_at",
-    "retries_stopped",
-    "failure_alert_sent",
-]
 _NEW_KEY = "Generate or upload a new key pair and rotate to it."
 PRIVATE_KEY_UNDECRYPTABLE = (
     "The stored private key cannot be decrypted with NSCONNECT_ENCRYPTION_KEYS: the key that "
@@ -126,16 +109,6 @@ def token_probe(*, credentials: assertion.Credentials) -> token_request.TokenRes
     return token_request.request_token(credentials, timezone.now())
 
 
-# Up to 10% more, so that many authentications failing together do not retry together.
-jitter: Callable[[], float] = random.random
-
-
-def backoff_delay(failures: int) -> timedelta:
-    """1 minute after the first failure, doubling each time, never more than an hour."""
-    base = min(LAST_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, failures - 1))
-    return timedelta(seconds=min(LAST_RETRY_SECONDS, base * (1 + 0.1 * jitter())))
-
-
 @dataclass(frozen=True)
 class _Signer:
     """What a token is minted for: it may be stored only if the record still says the same."""
@@ -163,7 +136,7 @@ def token_retrieve(
 ) -> AccessToken:
     """Ask NetSuite for a token with the active key and make it the current one.
 
-    Callers that may run concurrently go through refresh.token_get (single flight).
+    Callers that may run concurrently go through token_single_flight.token_get.
     On failure (of any kind) the previous token and key stay as they were; the status,
     back-off and audit trail record it, and a TokenRequestError is raised.
     """
@@ -180,7 +153,7 @@ def token_retrieve(
         token = _store(authentication, signer, signing_key, response, actor, ip_address, now)
     except Exception as error:
         failure = failure_for(error)
-        _record_failure(authentication, signing_key, failure, actor, ip_address, now)
+        token_failures.record_failure(authentication, signing_key, failure, actor, ip_address, now)
         raise failure from None
     if token is None:
         changed = http_exchange.TokenRequestError(
@@ -188,7 +161,7 @@ def token_retrieve(
             "The credentials changed while the token was being retrieved, so the token NetSuite "
             "issued for the old ones was discarded. Retrieve again to get one for the new ones.",
         )
-        _audit_discarded(authentication, signing_key, changed, actor, ip_address)
+        token_failures.audit_discarded(authentication, signing_key, changed, actor, ip_address)
         raise changed
     logger.info("token retrieved for %s, valid until %s", authentication.identifier, token.expires_at)
     return token
@@ -229,7 +202,7 @@ def _store(
         row.failing_since = row.next_attempt_at = None
         row.consecutive_failures = 0
         row.retries_stopped = row.failure_alert_sent = False
-        row.save(update_fields=STATUS_FIELDS)
+        row.save(update_fields=token_failures.STATUS_FIELDS)
         audit(
             action=AuditEvent.Action.TOKEN_RETRIEVED,
             authentication=row,
@@ -240,102 +213,5 @@ def _store(
         # Only when a failure alert went out (or is going out): recovery is news only then.
         if recovered:
             transaction.on_commit(lambda: refresh_alerts.enqueue_refresh_alert(row.pk, recovered=True))
-    authentication.refresh_from_db(fields=STATUS_FIELDS)
+    authentication.refresh_from_db(fields=token_failures.STATUS_FIELDS)
     return token
-
-
-def _failure_details(
-    signing_key: SigningKey | None, error: http_exchange.TokenRequestError
-) -> dict[str, object]:
-    return {
-        "certificate_id": signing_key.certificate_id if signing_key else "",
-        "kind": error.kind,
-        "status": error.status,
-        "error": error.error_code,
-        "message": error.message,
-    }
-
-
-def _audit_discarded(
-    authentication: HttpAuthentication,
-    signing_key: SigningKey | None,
-    error: http_exchange.TokenRequestError,
-    actor: Actor,
-    ip_address: str | None,
-) -> None:
-    # Not a failure of the credentials now on the record (they were not tried): the
-    # status and back-off stay as the edit left them.
-    try:
-        audit(
-            action=AuditEvent.Action.TOKEN_FAILED,
-            authentication=authentication,
-            actor=actor,
-            ip_address=ip_address,
-            details=_failure_details(signing_key, error),
-        )
-    except DatabaseError as db_error:
-        logger.warning("could not audit a discarded token: %s", type(db_error).__name__)
-
-
-def _record_failure(
-    authentication: HttpAuthentication,
-    signing_key: SigningKey | None,
-    error: http_exchange.TokenRequestError,
-    actor: Actor,
-    ip_address: str | None,
-    now: datetime,
-) -> None:
-    """Status, back-off, audit event and (on commit) the alert; if the database allows."""
-    try:
-        _write_failure(authentication, signing_key, error, actor, ip_address, now)
-    except DatabaseError as db_error:
-        # The caller still gets the failure; the next attempt records what it meets.
-        logger.warning(
-            "could not record the failure for %s: %s", authentication.identifier, type(db_error).__name__
-        )
-    logger.warning("token retrieval failed for %s: %s", authentication.identifier, error.message)
-
-
-def _write_failure(
-    authentication: HttpAuthentication,
-    signing_key: SigningKey | None,
-    error: http_exchange.TokenRequestError,
-    actor: Actor,
-    ip_address: str | None,
-    now: datetime,
-) -> None:
-    with transaction.atomic():
-        row = HttpAuthentication.objects.select_for_update().get(pk=authentication.pk)
-        credentials_wrong = error.kind in CREDENTIAL_ERRORS
-        row.consecutive_failures += 1
-        row.failing_since = row.failing_since or now
-        row.last_error = error.message
-        row.last_error_kind = error.kind
-        row.retries_stopped = credentials_wrong
-        if credentials_wrong:
-            row.next_attempt_at = None
-        else:
-            delay = backoff_delay(row.consecutive_failures)
-            if error.retry_after:
-                delay = max(delay, timedelta(seconds=min(error.retry_after, LAST_RETRY_SECONDS)))
-            row.next_attempt_at = now + delay
-        # failure_alert_sent is set by the mail task when it sends, not here: it says
-        # what went out, so a mail server that is down cannot swallow the alert.
-        alert = not row.failure_alert_sent and (
-            credentials_wrong or row.consecutive_failures >= FAILURES_BEFORE_ALERT
-        )
-        row.save(update_fields=STATUS_FIELDS)
-        audit(
-            action=AuditEvent.Action.TOKEN_FAILED,
-            authentication=row,
-            actor=actor,
-            ip_address=ip_address,
-            details={
-                **_failure_details(signing_key, error),
-                "next_attempt_at": row.next_attempt_at.isoformat() if row.next_attempt_at else None,
-                "retries_stopped": row.retries_stopped,
-            },
-        )
-        if alert:
-            transaction.on_commit(lambda: refresh_alerts.enqueue_refresh_alert(row.pk, recovered=False))
-    authentication.refresh_from_db(fields=STATUS_FIELDS)

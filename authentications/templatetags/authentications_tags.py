@@ -1,4 +1,6 @@
-"""Badges for certificate days left and token status, the same on every page."""
+"""The app's one template library: certificate days-left and token status badges, a key
+pair's facts and downloads, the rotation wizard's NetSuite certificate buttons, and audit
+event details as readable lines."""
 
 from __future__ import annotations
 
@@ -7,9 +9,14 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
-from authentications.models import HttpAuthentication, SigningKey
+from authentications.models import AuditEvent, HttpAuthentication, SigningKey
+from authentications.services import netsuite_certificates
+from authentications.services.key_pairs import certificate_file_stem
 
 register = template.Library()
+
+
+# Badges: certificate days left and token status, the same on every page.
 
 
 def days_left_colour(days: int) -> str:
@@ -48,8 +55,90 @@ def token_status(authentication: HttpAuthentication) -> dict[str, Any]:
         "authentication": authentication,
         "token": token,
         "expired": token is not None and token.is_expired(now),
-        # Scheduled refresh stops then (refresh._due), so no other status would be true for long.
+        # Scheduled refresh stops then (selectors.due_for_refresh), so no other status
+        # would be true for long.
         "certificate_expired_at": (
             signing_key.effective_expires_at if signing_key and signing_key.is_expired(now) else None
         ),
     }
+
+
+# Key pairs: the facts, downloads and NetSuite steps of a generated key pair.
+
+
+@register.inclusion_tag("authentications/includes/key_pair_facts.html")
+def key_pair_facts(signing_key: SigningKey, in_form: bool = False) -> dict[str, Any]:
+    return {"signing_key": signing_key, "file_stem": certificate_file_stem(signing_key), "in_form": in_form}
+
+
+# The rotation wizard's NetSuite certificate endpoint buttons, shown only when usable.
+
+
+@register.inclusion_tag("authentications/includes/netsuite_upload_button.html")
+def netsuite_upload_button(
+    authentication: HttpAuthentication, pending_key: SigningKey | None
+) -> dict[str, Any]:
+    return {
+        "authentication": authentication,
+        "pending_key": pending_key,
+        "usable": not netsuite_certificates.upload_problem(authentication, pending_key),
+        # Someone with the scope may just not have entered the IDs yet: say where they go.
+        "needs_ids": netsuite_certificates.REST_WEB_SERVICES in authentication.scope_list
+        and not (authentication.netsuite_role_id and authentication.netsuite_entity_id),
+    }
+
+
+@register.inclusion_tag("authentications/includes/netsuite_revoke_button.html")
+def netsuite_revoke_button(
+    authentication: HttpAuthentication, retired_key: SigningKey | None
+) -> dict[str, Any]:
+    usable = not netsuite_certificates.revoke_problem(authentication, retired_key)
+    revoked = None
+    if usable and retired_key is not None:
+        revoked = (
+            AuditEvent.objects.filter(
+                authentication=authentication,
+                action=AuditEvent.Action.NETSUITE_CERTIFICATE_REVOKED,
+                details__certificate_id=retired_key.certificate_id,
+                details__ok=True,
+            )
+            .order_by("-created_at")
+            .first()
+        )
+    return {
+        "authentication": authentication,
+        "retired_key": retired_key,
+        "usable": usable,
+        "revoked": revoked,
+    }
+
+
+# Audit trail: event details as readable "key: value" lines; the template escapes them.
+
+
+def _label(key: object) -> str:
+    return str(key).replace("_", " ")
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list | tuple):
+        return ", ".join(_text(item) for item in value) or "—"
+    if isinstance(value, dict):
+        return "; ".join(f"{_label(key)}: {_text(item)}" for key, item in value.items()) or "—"
+    return str(value)
+
+
+@register.filter
+def detail_lines(details: Any) -> list[tuple[str, str]]:
+    """(key, value) pairs of an event's details, nested values flattened to one line each.
+
+    Plain strings, not safe strings: autoescaping applies, since details may quote
+    what NetSuite or a user sent.
+    """
+    if not isinstance(details, dict):
+        return [("", _text(details))] if details else []
+    return [(_label(key), _text(value)) for key, value in details.items()]
