@@ -1,3 +1,5 @@
+"""The token API app: API clients, their keys and usage, and the JSON endpoints they call."""
+
 from __future__ import annotations
 
 from django.apps import AppConfig

@@ -1,3 +1,5 @@
+"""URLs of the API client pages (key administrators), under /api-clients/."""
+
 from __future__ import annotations
 
 from django.urls import path

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods
 from api import services
 from api.forms import ApiClientForm
 from api.models import ApiClient
-from authentications.permissions import require_permission
+from authentications.permissions import MANAGE_API_CLIENTS, require_permission
 from authentications.web import client_ip
 
 
@@ -27,7 +27,7 @@ def _listed_clients() -> QuerySet[ApiClient]:
 
 # Signed-in is already enforced by LoginRequiredMiddleware; API keys open tokens, so a role is needed.
 @require_http_methods(["GET"])
-@require_permission("api.add_apiclient")
+@require_permission(MANAGE_API_CLIENTS)
 def client_list(request: HttpRequest) -> HttpResponse:
     return render(request, "api/client_list.html", {"clients": _listed_clients()})
 
@@ -35,7 +35,7 @@ def client_list(request: HttpRequest) -> HttpResponse:
 # The answer to a successful POST carries the key: no browser or proxy may keep a copy.
 @never_cache
 @require_http_methods(["GET", "POST"])
-@require_permission("api.add_apiclient")
+@require_permission(MANAGE_API_CLIENTS)
 @sensitive_variables()
 def client_create(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
@@ -54,7 +54,7 @@ def client_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@require_permission("api.add_apiclient")
+@require_permission(MANAGE_API_CLIENTS)
 def client_revoke(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(ApiClient, pk=pk)
     if request.method == "POST":

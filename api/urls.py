@@ -1,3 +1,5 @@
+"""URLs of the token API, under /api/v1/: JSON for services holding an API key."""
+
 from __future__ import annotations
 
 from django.urls import path, re_path

@@ -1,3 +1,5 @@
+"""The authentications app: its start-up checks and sign-in receivers are registered here."""
+
 from __future__ import annotations
 
 from django.apps import AppConfig

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -13,8 +13,35 @@ from django.utils import timezone
 
 from authentications.fields import EncryptedTextField
 
-if TYPE_CHECKING:
-    from authentications.keys.certificates import CertificateFacts
+
+class CertificateFacts(Protocol):
+    """What a signing key stores of its certificate, as keys.certificates.CertificateFacts
+    holds it (named here so that the models import nothing above them)."""
+
+    @property
+    def certificate_pem(self) -> str: ...
+
+    @property
+    def fingerprint_sha256(self) -> str: ...
+
+    @property
+    def subject(self) -> str: ...
+
+    @property
+    def not_before(self) -> datetime: ...
+
+    @property
+    def not_after(self) -> datetime: ...
+
+    @property
+    def key_type(self) -> str: ...
+
+    @property
+    def key_size(self) -> int: ...
+
+    @property
+    def curve(self) -> str: ...
+
 
 # NetSuite shortens any certificate to two years from its upload.
 NETSUITE_MAX_CERTIFICATE_DAYS = 730

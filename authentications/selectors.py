@@ -8,10 +8,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
+from authentications.permissions import ROTATE_KEY
 
 
 def due_for_refresh(now: datetime) -> QuerySet[HttpAuthentication]:
@@ -80,7 +81,7 @@ def signing_keys_visible_to(user: Any) -> QuerySet[SigningKey]:
     """Keys of authentications (every signed-in user reads those), and unattached keys of their maker;
     staff and key administrators see them all."""
     signing_keys = SigningKey.objects.select_related("authentication")
-    if user.is_staff or user.has_perm("authentications.rotate_key"):
+    if user.is_staff or user.has_perm(ROTATE_KEY):
         return signing_keys
     return signing_keys.filter(Q(authentication__isnull=False) | Q(created_by=user))
 
@@ -154,3 +155,20 @@ def latest_failures(limit: int = 10) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(action=AuditEvent.Action.TOKEN_FAILED).select_related("authentication")[
         :limit
     ]
+
+
+def authentications_listed() -> QuerySet[HttpAuthentication]:
+    """The list page's rows: each with its token's expiry (never its value) and its active key
+    (never its private key), in two queries however many there are."""
+    active_keys = SigningKey.objects.filter(state=SigningKey.State.ACTIVE).defer("private_key")
+    return (
+        HttpAuthentication.objects.select_related("access_token")
+        .defer("access_token__value")
+        .prefetch_related(Prefetch("signing_keys", queryset=active_keys, to_attr="active_keys"))
+    )
+
+
+def key_pair_target(identifier: str) -> HttpAuthentication | None:
+    """The authentication a key pair is being made for (?for=), when it exists: a missing one
+    only leaves the page without its "use it for" link, so no 404."""
+    return HttpAuthentication.objects.filter(identifier=identifier).first() if identifier else None

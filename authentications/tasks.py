@@ -1,4 +1,4 @@
-"""Celery tasks: the scheduler's interface to refresh.py. They take ids, never secrets,
+"""Celery tasks: the scheduler's interface to the services. They take ids, never secrets,
 and return short statuses without secrets, so running one twice is harmless."""
 
 from __future__ import annotations

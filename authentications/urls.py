@@ -1,3 +1,5 @@
+"""URLs of the dashboard's authentication pages, key pairs and rotation wizard."""
+
 from __future__ import annotations
 
 from django.urls import path
@@ -29,7 +31,7 @@ urlpatterns = [
     path("<slug:identifier>/delete/", authentications.authentication_delete, name="delete"),
     path("<slug:identifier>/retrieve-token/", authentications.token_retrieve, name="retrieve_token"),
     path("<slug:identifier>/test-request/", authentications.test_request, name="test_request"),
-    # The key rotation wizard: one page, and a POST per step (rotation_views.py).
+    # The key rotation wizard: one page, and a POST per step (views/rotation.py).
     path("<slug:identifier>/rotate/", rotation.rotate, name="rotate"),
     path("<slug:identifier>/rotate/generate/", rotation.rotate_generate, name="rotate_generate"),
     path(
@@ -41,7 +43,7 @@ urlpatterns = [
     path("<slug:identifier>/rotate/activate/", rotation.rotate_activate, name="rotate_activate"),
     path("<slug:identifier>/rotate/abandon/", rotation.rotate_abandon, name="rotate_abandon"),
     path("<slug:identifier>/rotate/rollback/", rotation.rotate_rollback, name="rotate_rollback"),
-    # NetSuite's certificate endpoint, from the wizard (netsuite_certificate_views.py).
+    # NetSuite's certificate endpoint, from the wizard (views/netsuite_certificates.py).
     path(
         "<slug:identifier>/rotate/netsuite-upload/",
         netsuite_certificates.netsuite_certificate_upload,

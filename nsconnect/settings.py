@@ -159,14 +159,14 @@ AUTHENTICATION_BACKENDS = [
 ]
 # Failures counted per user from one address, and per address whatever the user: the
 # first stops guessing one password, the second stops trying many users; neither lets
-# someone elsewhere lock a user out. authentications/sign_in.py applies both limits.
+# someone elsewhere lock a user out. authentications/views/sign_in.py applies both limits.
 NSCONNECT_SIGN_IN_FAILURES_PER_USER = env.int("NSCONNECT_SIGN_IN_FAILURES_PER_USER", default=5)
 NSCONNECT_SIGN_IN_FAILURES_PER_ADDRESS = env.int("NSCONNECT_SIGN_IN_FAILURES_PER_ADDRESS", default=20)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
 AXES_FAILURE_LIMIT = "authentications.views.sign_in.failure_limit"
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("NSCONNECT_SIGN_IN_COOLOFF_MINUTES", default=15))
 # Axes' reset would clear every failure from the address of a successful sign-in, other
-# users' too; authentications/sign_in.py clears only the signed-in user's own.
+# users' too; authentications/views/sign_in.py clears only the signed-in user's own.
 AXES_RESET_ON_SUCCESS = False
 AXES_LOCKOUT_CALLABLE = "authentications.views.sign_in.locked_out_response"
 AXES_USERNAME_FORM_FIELD = "username"
@@ -350,7 +350,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # A refresh may wait out another holder's lease (HTTP timeouts + 10 s, see
-# authentications/refresh.py) and then make its own request: the soft limit leaves
+# authentications/services/token_single_flight.py) and then make its own request: the soft limit leaves
 # room for both; the hard one ends a task stuck past that.
 _http_seconds = NSCONNECT_HTTP_CONNECT_TIMEOUT + NSCONNECT_HTTP_READ_TIMEOUT
 CELERY_TASK_SOFT_TIME_LIMIT = int(2 * _http_seconds + 10 + 5)
@@ -369,7 +369,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": 55},
     },
     # Expiry alerts are counted in calendar days, so once a day is enough; a run
-    # that happens twice sends nothing twice (authentications/expiry.py).
+    # that happens twice sends nothing twice (authentications/services/expiry_notices.py).
     "check-certificates": {
         "task": "authentications.tasks.check_certificates",
         "schedule": 24 * 60 * 60.0,

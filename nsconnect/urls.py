@@ -1,3 +1,5 @@
+"""The site's URLs: sign-in and password pages, the dashboard, the apps, the admin."""
+
 from __future__ import annotations
 
 from django.contrib import admin
@@ -11,7 +13,7 @@ from authentications.views.dashboard import dashboard_page
 
 # django.contrib.auth's account pages, spelled out: password reset is offered only when
 # email is delivered and is throttled, and wrong old passwords on password change count as
-# failed sign-ins (authentications/sign_in.py).
+# failed sign-ins (authentications/views/sign_in.py).
 account_urls = [
     path("login/", sign_in.SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -105,7 +105,7 @@ ACTIONS = [
     Action("new api client", "post", "/api-clients/new/", 403, 403, 200, 200, new_api_client),
     Action("revoke api client page", "get", "/api-clients/{client}/revoke/", 403, 403, 200, 200),
     Action("revoke api client", "post", "/api-clients/{client}/revoke/", 403, 403, 302, 302),
-    # The rotation wizard (rotation_views.py, netsuite_certificate_views.py).
+    # The rotation wizard (views/rotation.py, views/netsuite_certificates.py).
     Action("rotate page", "get", f"{R}/", 403, 403, 200, 200),
     Action("rotate: GET a step", "get", f"{R}/verify/", 405, 405, 405, 405),
     Action("rotate: new key", "post", f"{R}/generate/", 403, 403, 302, 302, new_key_pair),

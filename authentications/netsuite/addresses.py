@@ -1,6 +1,6 @@
 """Which IP addresses nsconnect may connect to without an allowlist entry: public ones only.
 
-A host name is only as trustworthy as its DNS answer, so the HTTP layer (netsuite_session) asks
+A host name is only as trustworthy as its DNS answer, so the HTTP layer (connections) asks
 this module about every address a name resolves to before it connects to any of them.
 """
 

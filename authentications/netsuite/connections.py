@@ -165,7 +165,7 @@ def connect_checked(conn: urllib3.connection.HTTPConnection, scheme: str) -> soc
             continue
         sys.audit("http.client.connect", conn, host, port)
         return sock
-    # As urllib3's own _new_conn words them, so netsuite_exchange explains them as before.
+    # As urllib3's own _new_conn words them, so http_exchange explains them as before.
     if isinstance(last_error, TimeoutError):
         raise urllib3.exceptions.ConnectTimeoutError(
             conn, f"Connection to {host} timed out. (connect timeout={conn.timeout})"

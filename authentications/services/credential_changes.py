@@ -14,7 +14,7 @@ from typing import Any
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser, PermissionsMixin
 
-ROTATE_KEY = "authentications.rotate_key"
+from authentications.permissions import ROTATE_KEY
 
 # Fields whose change makes the current token one for other credentials.
 TOKEN_FIELDS = ("consumer_key", "scopes", "account_id", "token_url")

@@ -11,6 +11,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
+
+# CertificateEndpointError and REST_WEB_SERVICES are also this module's: pages and tags reach
+# them here, never in netsuite/.
 from authentications.netsuite.certificate_endpoint import (
     REST_WEB_SERVICES,
     CertificateAnswer,

@@ -30,6 +30,9 @@ from authentications.netsuite import http_exchange, token_urls
 from authentications.services import token_attempt
 from authentications.services.audit_trail import Actor
 
+# What token_get raises: its callers (pages, commands) catch it by this name, not from netsuite/.
+TokenRequestError = http_exchange.TokenRequestError
+
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 0.1

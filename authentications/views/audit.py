@@ -1,6 +1,6 @@
 """The audit trail page: every AuditEvent, newest first, filtered by authentication, actor and action.
 
-Read-only on purpose: audit rows are written by services.audit() and nothing else.
+Read-only on purpose: audit rows are written by services.audit_trail.audit() and nothing else.
 """
 
 from __future__ import annotations

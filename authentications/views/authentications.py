@@ -7,11 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError
-from django.db.models import Prefetch, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
@@ -19,13 +18,22 @@ from django.views.decorators.http import require_http_methods, require_POST
 from authentications import selectors
 from authentications.forms.authentication import AuthenticationForm
 from authentications.forms.key_pair import KeyPairForm
-from authentications.models import HttpAuthentication, SigningKey
-from authentications.netsuite import http_exchange, rest_request, token_urls
-from authentications.permissions import refusal, require_permission
+from authentications.models import HttpAuthentication
+from authentications.permissions import (
+    ADD,
+    CHANGE,
+    DELETE,
+    RETRIEVE_TOKEN,
+    ROTATE_KEY,
+    authentication_for,
+    check_permission,
+    require_permission,
+)
 from authentications.services import (
     authentication_records,
     credential_changes,
     pending_keys,
+    test_requests,
     token_attempt,
     token_single_flight,
 )
@@ -50,34 +58,18 @@ class RetrieveOutcome:
     field_errors: list[tuple[str, str, str]] = field(default_factory=list)
 
 
-def _get_authentication(request: HttpRequest, identifier: str) -> HttpAuthentication:
-    # Every signed-in user may read authentications; the views' guards say who may change them.
-    # The token's value stays in the database: pages show when it expires, never what it is.
-    authentications = HttpAuthentication.objects.select_related("access_token").defer("access_token__value")
-    return get_object_or_404(authentications, identifier=identifier)
-
-
-def _listed_authentications() -> QuerySet[HttpAuthentication]:
-    active_keys = SigningKey.objects.filter(state=SigningKey.State.ACTIVE).defer("private_key")
-    return (
-        HttpAuthentication.objects.select_related("access_token")
-        .defer("access_token__value")
-        .prefetch_related(Prefetch("signing_keys", queryset=active_keys, to_attr="active_keys"))
-    )
-
-
 @require_http_methods(["GET"])
 def authentication_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "authentications/list.html",
-        {"authentications": _listed_authentications()},
+        {"authentications": selectors.authentications_listed()},
     )
 
 
 @require_http_methods(["GET"])
 def authentication_detail(request: HttpRequest, identifier: str) -> HttpResponse:
-    return _render_detail(request, _get_authentication(request, identifier))
+    return _render_detail(request, authentication_for(request, identifier))
 
 
 def _render_detail(request: HttpRequest, authentication: HttpAuthentication, **extra: object) -> HttpResponse:
@@ -94,14 +86,14 @@ def _render_detail(request: HttpRequest, authentication: HttpAuthentication, **e
                 "activated_by", "retired_by"
             ),
             "rollback_key": selectors.rollback_candidate(authentication),
-            "test_path": rest_request.TEST_REQUEST_PATH,
+            "test_path": test_requests.TEST_REQUEST_PATH,
             **extra,
         },
     )
 
 
 @require_http_methods(["GET", "POST"])
-@require_permission("authentications.add_httpauthentication")
+@require_permission(ADD)
 @sensitive_post_parameters("private_key", "private_key_passphrase")
 @sensitive_variables()
 def authentication_create(request: HttpRequest) -> HttpResponse:
@@ -109,11 +101,10 @@ def authentication_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@require_permission("authentications.change_httpauthentication")
 @sensitive_post_parameters("private_key", "private_key_passphrase")
 @sensitive_variables()
 def authentication_edit(request: HttpRequest, identifier: str) -> HttpResponse:
-    return _form_page(request, _get_authentication(request, identifier))
+    return _form_page(request, authentication_for(request, identifier, permission=CHANGE))
 
 
 def _form_page(request: HttpRequest, authentication: HttpAuthentication) -> HttpResponse:
@@ -124,8 +115,7 @@ def _form_page(request: HttpRequest, authentication: HttpAuthentication) -> Http
         return _render_form(request, form, authentication)
     form = AuthenticationForm(request.POST, request.FILES, instance=authentication, user=request.user)
     if "retrieve_token" in request.POST:
-        if not request.user.has_perm("authentications.retrieve_token"):
-            raise PermissionDenied(refusal("authentications.retrieve_token"))
+        check_permission(request.user, RETRIEVE_TOKEN)
         outcome = _retrieve_with_form(form)
         if is_htmx(request):
             return render(request, "authentications/_retrieve_result.html", {"outcome": outcome})
@@ -163,7 +153,8 @@ def _save_with_new_key(
     """A new key on the edit form is a rotation: it is stored pending and verified before use."""
     key_material = form.key_material
     assert key_material is not None  # noqa: S101  (the caller checked)
-    if not request.user.has_perm("authentications.rotate_key"):
+    # Not a refusal page: the rest of the edit can still be saved without the key.
+    if not request.user.has_perm(ROTATE_KEY):
         form.add_error(
             "private_key",
             "Changing the key or Certificate ID is a key rotation, which needs the rotate key permission. "
@@ -213,7 +204,6 @@ def _save(
         authentication=authentication,
         actor=request.user,
         values=form.authentication_values(),
-        key_material=form.key_material,
         active_key_uploaded_at=form.active_key_uploaded_at,
         ip_address=client_ip(request),
     )
@@ -271,16 +261,15 @@ def _retrieve_with_form(form: AuthenticationForm) -> RetrieveOutcome:
 
 
 @require_POST
-@require_permission("authentications.retrieve_token")
 @sensitive_variables()
 def token_retrieve(request: HttpRequest, identifier: str) -> HttpResponse:
-    authentication = _get_authentication(request, identifier)
+    authentication = authentication_for(request, identifier, permission=RETRIEVE_TOKEN)
     try:
         token = token_single_flight.token_get(
             authentication=authentication, actor=request.user, fresh=True, ip_address=client_ip(request)
         )
         outcome = RetrieveOutcome(ok=True, expires_at=token.expires_at)
-    except http_exchange.TokenRequestError as error:
+    except token_single_flight.TokenRequestError as error:
         outcome = RetrieveOutcome(ok=False, message=error.message)
     if is_htmx(request):
         return render(request, "authentications/_retrieve_result.html", {"outcome": outcome})
@@ -294,9 +283,8 @@ def token_retrieve(request: HttpRequest, identifier: str) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@require_permission("authentications.delete_httpauthentication")
 def authentication_delete(request: HttpRequest, identifier: str) -> HttpResponse:
-    authentication = _get_authentication(request, identifier)
+    authentication = authentication_for(request, identifier, permission=DELETE)
     if request.method == "POST":
         authentication_records.authentication_delete(
             authentication=authentication, actor=request.user, ip_address=client_ip(request)
@@ -307,31 +295,20 @@ def authentication_delete(request: HttpRequest, identifier: str) -> HttpResponse
 
 
 @require_POST
-@require_permission("authentications.retrieve_token")
 @sensitive_variables()
 def test_request(request: HttpRequest, identifier: str) -> HttpResponse:
     """Call a NetSuite REST resource with the current token and show what came back."""
-    authentication = _get_authentication(request, identifier)
+    authentication = authentication_for(request, identifier, permission=RETRIEVE_TOKEN)
     path = request.POST.get("path", "")
-    # Echoed into the field as posted, but never more than the field takes.
-    context: dict[str, object] = {
-        "test_path": path[: rest_request.MAX_REST_PATH_CHARS] or rest_request.TEST_REQUEST_PATH
+    outcome = test_requests.test_request_send(
+        authentication=authentication, path=path, actor=request.user, ip_address=client_ip(request)
+    )
+    context = {
+        # Echoed into the field as posted, but never more than the field takes.
+        "test_path": path[: test_requests.MAX_REST_PATH_CHARS] or test_requests.TEST_REQUEST_PATH,
+        "test_result": outcome.answer,
+        "test_error": outcome.error,
     }
-    try:
-        rest_request.check_rest_path(path)  # before a token is fetched for a path that would be refused
-        token = token_single_flight.token_get(
-            authentication=authentication, actor=request.user, ip_address=client_ip(request)
-        )
-        context["test_result"] = rest_request.send_test_request(
-            token_url=authentication.token_url, access_token=token.value, path=path
-        )
-    except (http_exchange.TokenRequestError, token_urls.ProtocolValueError) as error:
-        context["test_error"] = str(error)
-    except Exception as error:
-        # Shown, never a 500 page (whose debug version would show the bearer token).
-        context["test_error"] = token_attempt.failure_for(
-            error, what="while sending the test request"
-        ).message
     if is_htmx(request):
         return render(request, "authentications/_test_request_result.html", context)
     return _render_detail(request, authentication, **context)

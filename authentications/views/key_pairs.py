@@ -14,10 +14,9 @@ from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods
 
 from authentications import selectors
-from authentications.forms.key_pair import KeyPairForm
-from authentications.keys import generation
-from authentications.models import HttpAuthentication, JwtAlgorithm, SigningKey
-from authentications.permissions import require_permission
+from authentications.forms.key_pair import JwtAlgorithmForm, KeyPairForm
+from authentications.models import SigningKey
+from authentications.permissions import ADD, ROTATE_KEY, require_permission
 from authentications.services import key_pairs
 from authentications.web import client_ip, is_htmx
 
@@ -30,13 +29,8 @@ def _get_signing_key(request: HttpRequest, pk: int) -> SigningKey:
     return get_object_or_404(visible, pk=pk)
 
 
-def _authentication_for(identifier: str) -> HttpAuthentication | None:
-    """The authentication a key pair is being made for (?for=), when it exists."""
-    return HttpAuthentication.objects.filter(identifier=identifier).first() if identifier else None
-
-
 @require_http_methods(["GET", "POST"])
-@require_permission("authentications.add_httpauthentication", "authentications.rotate_key", any_of=True)
+@require_permission(ADD, ROTATE_KEY, any_of=True)
 @sensitive_variables()
 def key_pair_create(request: HttpRequest) -> HttpResponse:
     """Its own page, and the panel on the authentication form (htmx)."""
@@ -45,8 +39,7 @@ def key_pair_create(request: HttpRequest) -> HttpResponse:
         if is_htmx(request):
             # "Use another key pair" on the authentication form: the empty panel again.
             return render(request, panel, {"key_pair_form": KeyPairForm(), "open": True})
-        name = request.GET.get("name", "").strip()[: generation.MAX_COMMON_NAME]
-        form = KeyPairForm(initial={"common_name": name or generation.DEFAULT_COMMON_NAME})
+        form = KeyPairForm.named(request.GET.get("name", ""))
         return _render_page(request, form, request.GET.get("for", ""))
     # On the authentication form the common name may be left empty: the Name is used.
     form = KeyPairForm(request.POST, fallback_name=request.POST.get("name", ""))
@@ -66,25 +59,24 @@ def key_pair_create(request: HttpRequest) -> HttpResponse:
         context = {
             "generated_key": signing_key,
             "open": True,
-            "algorithm_choices": JwtAlgorithm.choices,
-            "fitting_algorithm": generation.fitting_algorithm(signing_key.key_type, signing_key.curve),
+            "algorithm_form": JwtAlgorithmForm(signing_key),
         }
         return render(request, panel, context)
     messages.success(request, f"Generated a new {signing_key.key_description} key pair.")
     url = reverse("authentications:key_detail", args=[signing_key.pk])
-    target = _authentication_for(request.POST.get("for", ""))
+    target = selectors.key_pair_target(request.POST.get("for", ""))
     return redirect(f"{url}?{urlencode({'for': target.identifier})}" if target else url)
 
 
 def _render_page(request: HttpRequest, form: KeyPairForm, identifier: str, status: int = 200) -> HttpResponse:
-    context = {"form": form, "target": _authentication_for(identifier)}
+    context = {"form": form, "target": selectors.key_pair_target(identifier)}
     return render(request, "authentications/key_pair_form.html", context, status=status)
 
 
 @require_http_methods(["GET"])
 def key_pair_detail(request: HttpRequest, pk: int) -> HttpResponse:
     signing_key = _get_signing_key(request, pk)
-    target = _authentication_for(request.GET.get("for", ""))
+    target = selectors.key_pair_target(request.GET.get("for", ""))
     return render(
         request,
         "authentications/key_pair_detail.html",

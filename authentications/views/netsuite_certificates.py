@@ -7,14 +7,13 @@ answered as it came: its bodies are not documented, so the person sees them.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_POST
 
 from authentications.models import HttpAuthentication, SigningKey
-from authentications.netsuite.certificate_endpoint import CertificateEndpointError
+from authentications.permissions import ROTATE_KEY, authentication_for
 from authentications.services import netsuite_certificates
 from authentications.web import client_ip
 
@@ -22,14 +21,13 @@ RESULT_TEMPLATE = "authentications/netsuite_certificate_result.html"
 
 
 def _get(request: HttpRequest, identifier: str) -> tuple[HttpAuthentication, SigningKey]:
-    authentication = get_object_or_404(HttpAuthentication, identifier=identifier)
+    authentication = authentication_for(request, identifier, permission=ROTATE_KEY)
     pk = request.POST.get("signing_key", "")
     signing_key = get_object_or_404(authentication.signing_keys, pk=int(pk) if pk.isdigit() else 0)
     return authentication, signing_key
 
 
 @require_POST
-@permission_required("authentications.rotate_key", raise_exception=True)
 @sensitive_variables()
 def netsuite_certificate_upload(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication, signing_key = _get(request, identifier)
@@ -44,13 +42,12 @@ def netsuite_certificate_upload(request: HttpRequest, identifier: str) -> HttpRe
     except ValueError as error:  # refused before asking NetSuite: the wizard says why
         messages.error(request, str(error))
         return redirect("authentications:rotate", identifier=authentication.identifier)
-    except CertificateEndpointError as error:
+    except netsuite_certificates.CertificateEndpointError as error:
         return render(request, RESULT_TEMPLATE, {**context, "error": error.message}, status=502)
     return render(request, RESULT_TEMPLATE, {**context, "answer": result.answer, "stored": result.stored})
 
 
 @require_POST
-@permission_required("authentications.rotate_key", raise_exception=True)
 @sensitive_variables()
 def netsuite_certificate_revoke(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication, signing_key = _get(request, identifier)
@@ -65,6 +62,6 @@ def netsuite_certificate_revoke(request: HttpRequest, identifier: str) -> HttpRe
     except ValueError as error:
         messages.error(request, str(error))
         return redirect("authentications:rotate", identifier=authentication.identifier)
-    except CertificateEndpointError as error:
+    except netsuite_certificates.CertificateEndpointError as error:
         return render(request, RESULT_TEMPLATE, {**context, "error": error.message}, status=502)
     return render(request, RESULT_TEMPLATE, {**context, "answer": answer})

@@ -7,56 +7,22 @@ way resumes there.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Any
+from datetime import date
 
-from django import forms
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_GET, require_POST
 
 from authentications import selectors
 from authentications.forms import upload_day
-from authentications.forms.authentication import AuthenticationForm
+from authentications.forms.certificate_id import CertificateIdForm
 from authentications.forms.key_pair import KeyPairForm
 from authentications.models import HttpAuthentication, SigningKey
+from authentications.permissions import ROTATE_KEY, authentication_for
 from authentications.services import pending_keys, retired_keys, rotation
 from authentications.web import client_ip
-
-rotate_permission = permission_required("authentications.rotate_key", raise_exception=True)
-
-
-class CertificateIdForm(forms.Form):
-    """Step 2: the Certificate ID NetSuite gave the pending key's certificate, and the day it was
-    uploaded there (NetSuite's two years count from it)."""
-
-    # The same fields and checks as on the authentication form.
-    certificate_id = AuthenticationForm.base_fields["certificate_id"]
-    uploaded_on = upload_day.upload_day_field()
-
-    clean_certificate_id = AuthenticationForm.clean_certificate_id
-
-    def __init__(self, *args: Any, pending: SigningKey | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.pending = pending
-
-    def clean_uploaded_on(self) -> date | None:
-        day: date | None = self.cleaned_data["uploaded_on"]
-        if day is not None:
-            problem = upload_day.problem_with(day, self.pending.not_before if self.pending else None)
-            if problem:
-                raise forms.ValidationError(problem)
-        return day
-
-    def uploaded_at(self) -> datetime | None:
-        """The upload day as the service takes it: None when left empty (unknown)."""
-        day: date | None = self.cleaned_data["uploaded_on"]
-        if day is None or self.pending is None:
-            return None
-        return upload_day.uploaded_at(day, self.pending.not_before)
 
 
 def _initial_upload_day(pending: SigningKey | None) -> date | None:
@@ -66,10 +32,6 @@ def _initial_upload_day(pending: SigningKey | None) -> date | None:
     if known is None and pending is not None and not pending.certificate_id:
         return upload_day.today()
     return known
-
-
-def _get(identifier: str) -> HttpAuthentication:
-    return get_object_or_404(HttpAuthentication, identifier=identifier)
 
 
 def _signing_key_id(request: HttpRequest) -> int:
@@ -123,16 +85,14 @@ def _page(
 
 
 @require_GET
-@rotate_permission
 def rotate(request: HttpRequest, identifier: str) -> HttpResponse:
-    return _page(request, _get(identifier))
+    return _page(request, authentication_for(request, identifier, permission=ROTATE_KEY))
 
 
 @require_POST
-@rotate_permission
 @sensitive_variables()
 def rotate_generate(request: HttpRequest, identifier: str) -> HttpResponse:
-    authentication = _get(identifier)
+    authentication = authentication_for(request, identifier, permission=ROTATE_KEY)
     form = KeyPairForm(request.POST, fallback_name=authentication.name)
     if not form.is_valid():
         return _page(request, authentication, key_pair_form=form, status=422)
@@ -151,9 +111,8 @@ def rotate_generate(request: HttpRequest, identifier: str) -> HttpResponse:
 
 
 @require_POST
-@rotate_permission
 def rotate_certificate_id(request: HttpRequest, identifier: str) -> HttpResponse:
-    authentication = _get(identifier)
+    authentication = authentication_for(request, identifier, permission=ROTATE_KEY)
     signing_key_id = _signing_key_id(request)
     pending = authentication.signing_keys.filter(pk=signing_key_id, state=SigningKey.State.PENDING).first()
     form = CertificateIdForm(request.POST, pending=pending)
@@ -176,10 +135,9 @@ def rotate_certificate_id(request: HttpRequest, identifier: str) -> HttpResponse
 
 
 @require_POST
-@rotate_permission
 @sensitive_variables()
 def rotate_verify(request: HttpRequest, identifier: str) -> HttpResponse:
-    authentication = _get(identifier)
+    authentication = authentication_for(request, identifier, permission=ROTATE_KEY)
     try:
         signing_key = rotation.key_verify(
             authentication=authentication,
@@ -199,10 +157,9 @@ def rotate_verify(request: HttpRequest, identifier: str) -> HttpResponse:
 
 
 @require_POST
-@rotate_permission
 @sensitive_variables()
 def rotate_activate(request: HttpRequest, identifier: str) -> HttpResponse:
-    authentication = _get(identifier)
+    authentication = authentication_for(request, identifier, permission=ROTATE_KEY)
     try:
         signing_key = rotation.key_activate(
             authentication=authentication,
@@ -221,9 +178,8 @@ def rotate_activate(request: HttpRequest, identifier: str) -> HttpResponse:
 
 
 @require_POST
-@rotate_permission
 def rotate_abandon(request: HttpRequest, identifier: str) -> HttpResponse:
-    authentication = _get(identifier)
+    authentication = authentication_for(request, identifier, permission=ROTATE_KEY)
     try:
         pending_keys.key_abandon(
             authentication=authentication,
@@ -239,10 +195,9 @@ def rotate_abandon(request: HttpRequest, identifier: str) -> HttpResponse:
 
 
 @require_POST
-@rotate_permission
 @sensitive_variables()
 def rotate_rollback(request: HttpRequest, identifier: str) -> HttpResponse:
-    authentication = _get(identifier)
+    authentication = authentication_for(request, identifier, permission=ROTATE_KEY)
     try:
         signing_key = retired_keys.key_rollback(
             authentication=authentication, actor=request.user, ip_address=client_ip(request)

@@ -7,7 +7,6 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from authentications.models import HttpAuthentication
-from authentications.netsuite import http_exchange
 from authentications.services import token_single_flight
 
 
@@ -31,7 +30,7 @@ class Command(BaseCommand):
             token = token_single_flight.token_get(
                 authentication=authentication, actor="command line", fresh=True
             )
-        except http_exchange.TokenRequestError as error:
+        except token_single_flight.TokenRequestError as error:
             raise CommandError(error.message) from None
         self.stdout.write(f"Access token retrieved, valid until {token.expires_at.isoformat()}.")
         if print_token:
