@@ -41,7 +41,7 @@ lint: install
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports --no-cache
 
-bench: install
+bench: install .env
 	$(PY) -m bench.bench_signing
 
 clean:
