@@ -100,11 +100,19 @@ def web_answer(url: str, deadline: float) -> int:
             time.sleep(0.2)  # the server is not listening yet
 
 
+# A worker reads a filesystem broker once a second (kombu's polling interval), so it answers a
+# ping up to a second after it was sent, and the pinging side looks for the answer once a second
+# too. A 0.5 s ping saw only the answers of pings sent in the right half of the worker's second;
+# pinging two brokers for 0.5 s each kept step with that second, so every ping to the worker came
+# in the wrong half and none was answered in 90 s. Three seconds leave two for a worker under load.
+PING_SECONDS = 3.0
+
+
 def broker_the_worker_listens_on(brokers: dict[str, Celery], deadline: float) -> str | None:
     """Which of the brokers a worker answers a ping on first, before the deadline."""
     while time.monotonic() < deadline:
         for name, broker in brokers.items():
-            if broker.control.ping(timeout=0.5, limit=1):
+            if broker.control.ping(timeout=PING_SECONDS, limit=1):
                 return name
     return None
 
