@@ -10,4 +10,7 @@ class AuthenticationsConfig(AppConfig):
     verbose_name = "HTTP authentications"
 
     def ready(self) -> None:
-        pass
+        # Imported for what importing them does: registers the system checks and the sign-in
+        # signal receivers, wherever Django starts (manage.py, gunicorn, the worker).
+        from authentications import checks  # noqa: F401
+        from authentications.views import sign_in  # noqa: F401

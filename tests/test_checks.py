@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 
 import pytest
+from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
@@ -97,3 +101,35 @@ def test_starting_is_refused_with_a_malformed_allowlist_entry(settings):
 
     settings.NSCONNECT_TOKEN_URL_ALLOWLIST = ["http://127.0.0.1:8900"]
     refuse_malformed_allowlist()
+
+
+def test_a_fresh_start_registers_the_apps_checks_and_sign_in_receivers():
+    """GIVEN a malformed allowlist entry WHEN Django starts in a new process, as manage.py,
+    gunicorn and the worker do THEN `manage.py check` fails with nsconnect's own check and the
+    sign-in receiver is connected: both exist only if the app's ready() imported them."""
+    probe = (
+        "import django; django.setup()\n"
+        "from django.contrib.auth.signals import user_logged_in\n"
+        "from django.core.management import call_command\n"
+        "sync, async_ = user_logged_in._live_receivers(None)\n"
+        "print(sorted(receiver.__name__ for receiver in [*sync, *async_]))\n"
+        "call_command('check')\n"
+    )
+    environment = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "nsconnect.settings",
+        "NSCONNECT_TOKEN_URL_ALLOWLIST": "https://example.com/path",
+    }
+    started = subprocess.run(  # noqa: S603  (this interpreter, fixed arguments)
+        [sys.executable, "-c", probe],
+        cwd=settings.BASE_DIR,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert started.returncode != 0
+    assert "nsconnect.E004" in started.stderr
+    assert "clear_own_failures" in started.stdout

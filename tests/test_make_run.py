@@ -112,8 +112,13 @@ def broker_the_worker_listens_on(brokers: dict[str, Celery], deadline: float) ->
     """Which of the brokers a worker answers a ping on first, before the deadline."""
     while time.monotonic() < deadline:
         for name, broker in brokers.items():
-            if broker.control.ping(timeout=PING_SECONDS, limit=1):
-                return name
+            try:
+                if broker.control.ping(timeout=PING_SECONDS, limit=1):
+                    return name
+            except ValueError:
+                # kombu's filesystem transport can read a reply file the worker has made but
+                # not yet written (JSONDecodeError): the worker answered, so ask again.
+                continue
     return None
 
 
