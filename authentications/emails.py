@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django import forms
 from django.conf import settings
@@ -17,9 +17,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
-
-if TYPE_CHECKING:
-    from authentications.services.audit_trail import Actor
+from authentications.services.audit_trail import Actor, audit
 
 logger = logging.getLogger(__name__)
 
@@ -84,8 +82,6 @@ def _send(name: str, context: dict[str, Any], recipients: list[str]) -> None:
 
 def send_refresh_alert(authentication_id: int, *, recovered: bool) -> None:
     """Tell people that token refresh keeps failing for an authentication, or works again."""
-    from authentications.services.audit_trail import audit
-
     authentication = HttpAuthentication.objects.filter(pk=authentication_id).first()
     if authentication is None:
         return
@@ -110,8 +106,6 @@ def send_certificate_expiry(
 
     Returns the recipients. Whether to send at all is services/expiry_notices.py's decision.
     """
-    from authentications.services.audit_trail import audit
-
     signing_key = (
         SigningKey.objects.select_related("authentication").defer("private_key").get(pk=signing_key_id)
     )

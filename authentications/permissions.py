@@ -67,11 +67,12 @@ def require_permission(*perms: str, any_of: bool = False) -> Callable[[View], Vi
 
 
 def authentication_for(
-    request: HttpRequest, identifier: str, permission: str | None = None
+    request: HttpRequest, identifier: str, *, permission: str | None
 ) -> HttpAuthentication:
     """The authentication a page is about, once the user may act on it: 403 without
     `permission` (checked first, so a refused user learns nothing of what exists), 404 for an
-    unknown identifier.
+    unknown identifier. `permission` is always said, None for a page every user may read, so a
+    page that changes something cannot forget it.
 
     Every signed-in user may read authentications; `permission` says who may change them. The
     token's value stays in the database: pages show when it expires, never what it is.

@@ -1,5 +1,6 @@
-"""Reads that pages and tasks share: the dashboard's counts, the authentications due a
-refresh, the rollback candidate, and the key pairs a user may see."""
+"""Reads that pages, forms and tasks share: the dashboard's counts, the list page's rows, the
+authentications due a refresh, the pending key and rollback candidate, and the key pairs a
+user may see or use."""
 
 from __future__ import annotations
 

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 from django.urls import path
 
-from authentications.views import authentications, key_pairs, netsuite_certificates, rotation
+from authentications.views import (
+    authentication_form,
+    authentications,
+    key_pairs,
+    netsuite_certificates,
+    rotation,
+)
 
 app_name = "authentications"
 
 urlpatterns = [
     path("", authentications.authentication_list, name="list"),
-    path("new/", authentications.authentication_create, name="create"),
+    path("new/", authentication_form.authentication_create, name="create"),
     # "keys" is a reserved identifier, and these come first, so no authentication shadows them.
     path("keys/new/", key_pairs.key_pair_create, name="key_create"),
     path("keys/<int:pk>/", key_pairs.key_pair_detail, name="key_detail"),
@@ -27,7 +33,7 @@ urlpatterns = [
         name="key_certificate_crt",
     ),
     path("<slug:identifier>/", authentications.authentication_detail, name="detail"),
-    path("<slug:identifier>/edit/", authentications.authentication_edit, name="edit"),
+    path("<slug:identifier>/edit/", authentication_form.authentication_edit, name="edit"),
     path("<slug:identifier>/delete/", authentications.authentication_delete, name="delete"),
     path("<slug:identifier>/retrieve-token/", authentications.token_retrieve, name="retrieve_token"),
     path("<slug:identifier>/test-request/", authentications.test_request, name="test_request"),

@@ -33,3 +33,12 @@ def client_ip(request: HttpRequest) -> str | None:
 
 def is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+def posted_signing_key_id(request: HttpRequest) -> int:
+    """The signing key a wizard button names (its hidden signing_key field); 0, which no key
+    has, for anything that is not a key id (not ASCII digits, or longer than any id), so the
+    lookup that follows finds nothing."""
+    posted = request.POST.get("signing_key", "")
+    # 18 digits fit a 64-bit key; int() refuses past 4,300 digits, which would be a 500.
+    return int(posted) if posted.isascii() and posted.isdigit() and len(posted) <= 18 else 0

@@ -113,7 +113,7 @@ def test_the_walk_reaches_every_view():
     assert shadowed == {"/admin/password_change/"}
     names = {view_name(view) for _, view in views}
     for expected in (
-        "authentications.views.authentications.authentication_create",
+        "authentications.views.authentication_form.authentication_create",
         "authentications.views.rotation.rotate_activate",
         "api.client_views.client_create",
         "api.views.token",

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from authentications import selectors, tasks
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
-from authentications.services import pending_keys, retired_keys, rotation
+from authentications.services import pending_keys, retired_keys, rotation, rotation_base
 from tests import test_rotation
 from tests.conftest import new_certificate_id
 from tests.fake_netsuite import FakeNetSuite
@@ -226,7 +226,7 @@ def test_a_rollback_that_races_a_revocation_is_refused(
         SigningKey.objects.filter(pk=found.pk).update(revoked_at=timezone.now())
 
     after_the_last_check(monkeypatch, revoked)
-    with pytest.raises(pending_keys.RotationError, match="wiped, revoked or changed meanwhile"):
+    with pytest.raises(rotation_base.RotationError, match="wiped, revoked or changed meanwhile"):
         retired_keys.key_rollback(authentication=authentication, actor=kim)
     assert authentication.active_key() == new_key
     old_key.refresh_from_db()

@@ -435,3 +435,23 @@ def test_verify_turns_any_unexpected_error_into_a_refusal_on_the_page(
     assert event.details["kind"] == "internal"
     pending.refresh_from_db()
     assert pending.verified_at is None
+
+
+@pytest.mark.parametrize("posted", ["9" * 5000, "-1", "٣", " 1", "abc", ""])
+def test_a_wizard_button_naming_no_key_is_refused_without_a_500(
+    kim_client, register, create_authentication, posted
+):
+    """GIVEN an authentication in the rotation wizard WHEN a button is posted with a signing_key
+    that is no key id (thousands of digits, negative, non-ASCII digits, blank) THEN the wizard
+    says the pending key is gone, the certificate endpoint answers 404, and nothing changes."""
+    authentication = create_authentication(register("p256"))
+    before = AuditEvent.objects.count()
+    base = f"/authentications/{authentication.identifier}/rotate"
+
+    verify = kim_client.post(f"{base}/verify/", {"signing_key": posted}, follow=True)
+    upload = kim_client.post(f"{base}/netsuite-upload/", {"signing_key": posted})
+
+    assert verify.status_code == 200
+    assert "This pending key is gone" in verify.content.decode()
+    assert upload.status_code == 404
+    assert AuditEvent.objects.count() == before

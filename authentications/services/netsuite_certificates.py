@@ -22,7 +22,7 @@ from authentications.netsuite.certificate_endpoint import (
     revoke_certificate,
 )
 from authentications.netsuite.http_exchange import TokenRequestError
-from authentications.services import pending_keys, token_single_flight
+from authentications.services import pending_keys, rotation_base, token_single_flight
 from authentications.services.audit_trail import Actor, audit
 
 
@@ -217,7 +217,7 @@ def _store_certificate_id(
             actor=actor,
             ip_address=ip_address,
         )
-    except pending_keys.RotationError:
+    except rotation_base.RotationError:
         return False
     signing_key.certificate_id, signing_key.verified_at = stored.certificate_id, stored.verified_at
     return True

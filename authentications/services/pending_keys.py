@@ -1,6 +1,5 @@
 """The first half of a rotation: a pending key added (pasted, generated, or from the edit
-form), its Certificate ID and upload day set, or abandoned; and the checks every rotation
-step shares (the row lock, the pending key by id, the audit details of a key)."""
+form), its Certificate ID and upload day set, or abandoned."""
 
 from __future__ import annotations
 
@@ -14,41 +13,9 @@ from django.utils import timezone
 from authentications import selectors
 from authentications.keys import generation
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
-from authentications.services import authentication_records, key_pairs
+from authentications.services import authentication_records, key_pairs, rotation_base
 from authentications.services.audit_trail import Actor, audit
 from authentications.services.authentication_records import KeyMaterial
-
-
-class RotationError(Exception):
-    """A rotation step refused; the message says why, for the administrator."""
-
-
-def key_details(signing_key: SigningKey) -> dict[str, Any]:
-    """What the audit trail says about a key: never its private key."""
-    return {
-        "signing_key_id": signing_key.pk,
-        "certificate_id": signing_key.certificate_id,
-        "fingerprint_sha256": signing_key.fingerprint_sha256,
-        "key": signing_key.key_description,
-    }
-
-
-def locked(authentication: HttpAuthentication) -> HttpAuthentication:
-    """The authentication re-read with its row locked, inside the caller's transaction."""
-    # Every swap locks the authentication's row first, so two swaps run one after the other.
-    return HttpAuthentication.objects.select_for_update().get(pk=authentication.pk)
-
-
-def pending_key_by_id(
-    authentication: HttpAuthentication, signing_key_id: int, *, lock: bool = False
-) -> SigningKey:
-    keys_ = SigningKey.objects.select_for_update() if lock else SigningKey.objects
-    signing_key = keys_.filter(
-        pk=signing_key_id, authentication=authentication, state=SigningKey.State.PENDING
-    ).first()
-    if signing_key is None:
-        raise RotationError("This pending key is gone: it was activated or abandoned meanwhile.")
-    return signing_key
 
 
 class _Keep(Enum):
@@ -63,7 +30,7 @@ def _refuse_second_pending(authentication: HttpAuthentication) -> None:
     existing = selectors.pending_key(authentication)
     if existing is not None:
         name = existing.certificate_id or existing.key_description
-        raise RotationError(
+        raise rotation_base.RotationError(
             f"A rotation is already in progress (pending key {name}): finish or abandon it first."
         )
 
@@ -77,7 +44,7 @@ def key_add_pending(
     ip_address: str | None = None,
 ) -> SigningKey:
     """Store a checked key (pasted, uploaded or generated) as the pending key of an authentication."""
-    authentication = locked(authentication)
+    authentication = rotation_base.locked(authentication)
     _refuse_second_pending(authentication)
     signing_key = authentication_records.add_signing_key(
         authentication, key_material, actor, state=SigningKey.State.PENDING
@@ -87,7 +54,7 @@ def key_add_pending(
         authentication=authentication,
         actor=actor,
         ip_address=ip_address,
-        details=key_details(signing_key),
+        details=rotation_base.key_details(signing_key),
     )
     return signing_key
 
@@ -131,7 +98,7 @@ def key_generate_pending(
     ip_address: str | None = None,
 ) -> SigningKey:
     """Generate a key pair in nsconnect as the pending key; its Certificate ID comes later."""
-    authentication = locked(authentication)
+    authentication = rotation_base.locked(authentication)
     _refuse_second_pending(authentication)
     signing_key = key_pairs.key_pair_generate(
         actor=actor, kind=kind, days=days, common_name=common_name, ip_address=ip_address
@@ -143,7 +110,7 @@ def key_generate_pending(
         authentication=authentication,
         actor=actor,
         ip_address=ip_address,
-        details=key_details(signing_key),
+        details=rotation_base.key_details(signing_key),
     )
     return signing_key
 
@@ -160,15 +127,17 @@ def key_set_certificate_id(
 ) -> SigningKey:
     """Record the Certificate ID NetSuite gave the pending key's certificate, and when it was
     uploaded there (None: unknown; KEEP: as it is). A new ID needs a new verify; the change is audited."""
-    signing_key = pending_key_by_id(authentication, signing_key_id, lock=True)
+    signing_key = rotation_base.pending_key_by_id(authentication, signing_key_id, lock=True)
     active = authentication.active_key()
     if active is not None and active.certificate_id == certificate_id:
-        raise RotationError(
+        raise rotation_base.RotationError(
             "This is the current key's Certificate ID. Upload the new certificate in NetSuite and "
             "enter the Certificate ID it shows."
         )
     if isinstance(uploaded_at, datetime) and uploaded_at > timezone.now():
-        raise RotationError("The day the certificate was uploaded to NetSuite cannot be in the future.")
+        raise rotation_base.RotationError(
+            "The day the certificate was uploaded to NetSuite cannot be in the future."
+        )
     old_certificate_id = signing_key.certificate_id
     if uploaded_at is _Keep.KEEP and not old_certificate_id and signing_key.uploaded_at is None:
         # A key generated here gets its first Certificate ID once its certificate is in NetSuite:
@@ -218,8 +187,8 @@ def key_record_upload(*, signing_key: SigningKey, uploaded_at: datetime) -> bool
 def key_abandon(
     *, authentication: HttpAuthentication, signing_key_id: int, actor: Actor, ip_address: str | None = None
 ) -> None:
-    signing_key = pending_key_by_id(authentication, signing_key_id, lock=True)
-    details = key_details(signing_key)
+    signing_key = rotation_base.pending_key_by_id(authentication, signing_key_id, lock=True)
+    details = rotation_base.key_details(signing_key)
     signing_key.delete()
     audit(
         action=AuditEvent.Action.KEY_ABANDONED,

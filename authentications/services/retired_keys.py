@@ -17,8 +17,8 @@ from authentications import selectors
 from authentications.keys.loaded_keys import forget_loaded_key
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
 from authentications.services.audit_trail import Actor, audit
-from authentications.services.pending_keys import RotationError, key_details, locked
 from authentications.services.rotation import key_probe, swap_active_key
+from authentications.services.rotation_base import RotationError, key_details, locked
 
 
 def key_rollback(

@@ -16,7 +16,7 @@ from django.utils import timezone
 from authentications.keys import generation
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
 from authentications.netsuite import assertion, http_exchange
-from authentications.services import pending_keys, token_attempt, token_single_flight
+from authentications.services import rotation_base, token_attempt, token_single_flight
 from authentications.services.audit_trail import Actor, audit, user_of
 
 
@@ -39,7 +39,7 @@ def key_probe(
     """Ask NetSuite for a token with this key, storing none; a refusal is audited and raised."""
     # Read now, not from the caller's copy: a record disabled meanwhile asks NetSuite nothing.
     if not HttpAuthentication.objects.filter(pk=authentication.pk, enabled=True).exists():
-        raise pending_keys.RotationError(
+        raise rotation_base.RotationError(
             "This authentication is disabled, so nsconnect asks NetSuite nothing for it: "
             "enable it on the edit page to verify or roll back keys."
         )
@@ -55,7 +55,7 @@ def key_probe(
             actor=actor,
             ip_address=ip_address,
             details={
-                **pending_keys.key_details(signing_key),
+                **rotation_base.key_details(signing_key),
                 "purpose": purpose,
                 "kind": error.kind,
                 "status": error.status,
@@ -63,7 +63,7 @@ def key_probe(
                 "message": error.message,
             },
         )
-        raise pending_keys.RotationError(
+        raise rotation_base.RotationError(
             f"NetSuite did not give a token with this key: {error.message}"
         ) from None
 
@@ -72,16 +72,16 @@ def key_verify(
     *, authentication: HttpAuthentication, signing_key_id: int, actor: Actor, ip_address: str | None = None
 ) -> SigningKey:
     """Retrieve a token with the pending key without storing it; record verified_at on success."""
-    signing_key = pending_keys.pending_key_by_id(authentication, signing_key_id)
+    signing_key = rotation_base.pending_key_by_id(authentication, signing_key_id)
     if not signing_key.certificate_id:
-        raise pending_keys.RotationError("Enter the Certificate ID NetSuite gave the new certificate first.")
+        raise rotation_base.RotationError("Enter the Certificate ID NetSuite gave the new certificate first.")
     verified = (signing_key.certificate_id, signing_key.fingerprint_sha256)
     # No transaction around the HTTP request: it holds no lock while NetSuite answers.
     key_probe(authentication, signing_key, actor, ip_address, "rotation")
     with transaction.atomic():
-        signing_key = pending_keys.pending_key_by_id(authentication, signing_key_id, lock=True)
+        signing_key = rotation_base.pending_key_by_id(authentication, signing_key_id, lock=True)
         if (signing_key.certificate_id, signing_key.fingerprint_sha256) != verified:
-            raise pending_keys.RotationError(
+            raise rotation_base.RotationError(
                 "The Certificate ID changed while it was verified: verify again."
             )
         signing_key.verified_at = timezone.now()
@@ -91,7 +91,7 @@ def key_verify(
             authentication=authentication,
             actor=actor,
             ip_address=ip_address,
-            details=pending_keys.key_details(signing_key),
+            details=rotation_base.key_details(signing_key),
         )
     return signing_key
 
@@ -100,7 +100,7 @@ def swap_active_key(
     authentication: HttpAuthentication, new: SigningKey, actor: Actor, now: datetime
 ) -> SigningKey | None:
     """Retire the active key and activate `new` (a pending key, or the previous key on rollback)
-    inside the caller's transaction, which a pending_keys.RotationError rolls back.
+    inside the caller's transaction, which a rotation_base.RotationError rolls back.
 
     Conditional updates, never save(): the daily wipe or a revocation may have changed `new`
     since it was read, and an active key without its private key would stop every token.
@@ -132,7 +132,7 @@ def swap_active_key(
         )
     )
     if not activated:
-        raise pending_keys.RotationError(
+        raise rotation_base.RotationError(
             "The key was wiped, revoked or changed meanwhile, so it was not activated: the active key "
             "stays as it was. Look at the key history."
         )
@@ -164,14 +164,14 @@ def key_activate(
     certificate_id and fingerprint_sha256 are what the administrator saw verified: a key
     changed since then is refused.
     """
-    authentication = pending_keys.locked(authentication)
-    signing_key = pending_keys.pending_key_by_id(authentication, signing_key_id, lock=True)
+    authentication = rotation_base.locked(authentication)
+    signing_key = rotation_base.pending_key_by_id(authentication, signing_key_id, lock=True)
     if signing_key.verified_at is None:
-        raise pending_keys.RotationError(
+        raise rotation_base.RotationError(
             "Verify the new key first: activate follows a successful token retrieval with it."
         )
     if (signing_key.certificate_id, signing_key.fingerprint_sha256) != (certificate_id, fingerprint_sha256):
-        raise pending_keys.RotationError("The pending key changed since it was verified: verify it again.")
+        raise rotation_base.RotationError("The pending key changed since it was verified: verify it again.")
     old = swap_active_key(authentication, signing_key, actor, timezone.now())
     audit(
         action=AuditEvent.Action.KEY_ACTIVATED,
@@ -179,7 +179,7 @@ def key_activate(
         actor=actor,
         ip_address=ip_address,
         details={
-            **pending_keys.key_details(signing_key),
+            **rotation_base.key_details(signing_key),
             "previous_certificate_id": old.certificate_id if old else None,
         },
     )

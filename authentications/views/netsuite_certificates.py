@@ -15,22 +15,22 @@ from django.views.decorators.http import require_POST
 from authentications.models import HttpAuthentication, SigningKey
 from authentications.permissions import ROTATE_KEY, authentication_for
 from authentications.services import netsuite_certificates
-from authentications.web import client_ip
+from authentications.web import client_ip, posted_signing_key_id
 
 RESULT_TEMPLATE = "authentications/netsuite_certificate_result.html"
 
 
-def _get(request: HttpRequest, identifier: str) -> tuple[HttpAuthentication, SigningKey]:
+def _authentication_and_key(request: HttpRequest, identifier: str) -> tuple[HttpAuthentication, SigningKey]:
+    """The authentication, and the key of it the button was pressed for: 403 or 404 as usual."""
     authentication = authentication_for(request, identifier, permission=ROTATE_KEY)
-    pk = request.POST.get("signing_key", "")
-    signing_key = get_object_or_404(authentication.signing_keys, pk=int(pk) if pk.isdigit() else 0)
+    signing_key = get_object_or_404(authentication.signing_keys, pk=posted_signing_key_id(request))
     return authentication, signing_key
 
 
 @require_POST
 @sensitive_variables()
 def netsuite_certificate_upload(request: HttpRequest, identifier: str) -> HttpResponse:
-    authentication, signing_key = _get(request, identifier)
+    authentication, signing_key = _authentication_and_key(request, identifier)
     context = {"authentication": authentication, "signing_key": signing_key, "operation": "upload"}
     try:
         result = netsuite_certificates.netsuite_certificate_upload(
@@ -50,7 +50,7 @@ def netsuite_certificate_upload(request: HttpRequest, identifier: str) -> HttpRe
 @require_POST
 @sensitive_variables()
 def netsuite_certificate_revoke(request: HttpRequest, identifier: str) -> HttpResponse:
-    authentication, signing_key = _get(request, identifier)
+    authentication, signing_key = _authentication_and_key(request, identifier)
     context = {"authentication": authentication, "signing_key": signing_key, "operation": "revoke"}
     try:
         answer = netsuite_certificates.netsuite_certificate_revoke(

@@ -21,8 +21,8 @@ from authentications.forms.certificate_id import CertificateIdForm
 from authentications.forms.key_pair import KeyPairForm
 from authentications.models import HttpAuthentication, SigningKey
 from authentications.permissions import ROTATE_KEY, authentication_for
-from authentications.services import pending_keys, retired_keys, rotation
-from authentications.web import client_ip
+from authentications.services import pending_keys, retired_keys, rotation, rotation_base
+from authentications.web import client_ip, posted_signing_key_id
 
 
 def _initial_upload_day(pending: SigningKey | None) -> date | None:
@@ -32,13 +32,6 @@ def _initial_upload_day(pending: SigningKey | None) -> date | None:
     if known is None and pending is not None and not pending.certificate_id:
         return upload_day.today()
     return known
-
-
-def _signing_key_id(request: HttpRequest) -> int:
-    try:
-        return int(request.POST.get("signing_key", ""))
-    except ValueError:
-        return 0
 
 
 def _back(authentication: HttpAuthentication) -> HttpResponse:
@@ -105,7 +98,7 @@ def rotate_generate(request: HttpRequest, identifier: str) -> HttpResponse:
             common_name=form.cleaned_data["common_name"],
             ip_address=client_ip(request),
         )
-    except pending_keys.RotationError as error:
+    except rotation_base.RotationError as error:
         messages.error(request, str(error))
     return _back(authentication)
 
@@ -113,7 +106,7 @@ def rotate_generate(request: HttpRequest, identifier: str) -> HttpResponse:
 @require_POST
 def rotate_certificate_id(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication = authentication_for(request, identifier, permission=ROTATE_KEY)
-    signing_key_id = _signing_key_id(request)
+    signing_key_id = posted_signing_key_id(request)
     pending = authentication.signing_keys.filter(pk=signing_key_id, state=SigningKey.State.PENDING).first()
     form = CertificateIdForm(request.POST, pending=pending)
     if not form.is_valid():
@@ -128,7 +121,7 @@ def rotate_certificate_id(request: HttpRequest, identifier: str) -> HttpResponse
             # Without the date field (an older page), the service's own rule applies.
             uploaded_at=form.uploaded_at() if "uploaded_on" in request.POST else pending_keys.KEEP,
         )
-    except pending_keys.RotationError as error:
+    except rotation_base.RotationError as error:
         form.add_error("certificate_id", str(error))
         return _page(request, authentication, certificate_id_form=form, status=422)
     return _back(authentication)
@@ -141,11 +134,11 @@ def rotate_verify(request: HttpRequest, identifier: str) -> HttpResponse:
     try:
         signing_key = rotation.key_verify(
             authentication=authentication,
-            signing_key_id=_signing_key_id(request),
+            signing_key_id=posted_signing_key_id(request),
             actor=request.user,
             ip_address=client_ip(request),
         )
-    except pending_keys.RotationError as error:
+    except rotation_base.RotationError as error:
         messages.error(request, str(error))
     else:
         messages.success(
@@ -163,13 +156,13 @@ def rotate_activate(request: HttpRequest, identifier: str) -> HttpResponse:
     try:
         signing_key = rotation.key_activate(
             authentication=authentication,
-            signing_key_id=_signing_key_id(request),
+            signing_key_id=posted_signing_key_id(request),
             actor=request.user,
             certificate_id=request.POST.get("certificate_id", ""),
             fingerprint_sha256=request.POST.get("fingerprint_sha256", ""),
             ip_address=client_ip(request),
         )
-    except pending_keys.RotationError as error:
+    except rotation_base.RotationError as error:
         messages.error(request, str(error))
         return _back(authentication)
     messages.success(request, f"The key with Certificate ID {signing_key.certificate_id} is now active.")
@@ -183,11 +176,11 @@ def rotate_abandon(request: HttpRequest, identifier: str) -> HttpResponse:
     try:
         pending_keys.key_abandon(
             authentication=authentication,
-            signing_key_id=_signing_key_id(request),
+            signing_key_id=posted_signing_key_id(request),
             actor=request.user,
             ip_address=client_ip(request),
         )
-    except pending_keys.RotationError as error:
+    except rotation_base.RotationError as error:
         messages.error(request, str(error))
     else:
         messages.success(request, "The pending key was deleted; the active key stays as it was.")
@@ -202,7 +195,7 @@ def rotate_rollback(request: HttpRequest, identifier: str) -> HttpResponse:
         signing_key = retired_keys.key_rollback(
             authentication=authentication, actor=request.user, ip_address=client_ip(request)
         )
-    except pending_keys.RotationError as error:
+    except rotation_base.RotationError as error:
         messages.error(request, str(error))
         return _back(authentication)
     messages.success(

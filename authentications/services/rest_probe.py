@@ -1,5 +1,6 @@
-"""The "Send test request" button: a NetSuite REST resource called with the authentication's
-current token (retrieved first if there is none), and what came back, or why nothing did."""
+"""The "Send test request" button, a probe of NetSuite's REST record service: a resource called
+with the authentication's current token (retrieved first if there is none), and what came
+back, or why nothing did. Named for what it does, not test_*, which pytest would collect."""
 
 from __future__ import annotations
 
@@ -18,19 +19,17 @@ MAX_REST_PATH_CHARS = rest_request.MAX_REST_PATH_CHARS
 
 
 @dataclass(frozen=True)
-class TestRequestOutcome:
+class RestProbeOutcome:
     """NetSuite's answer (status, content type, first lines), or the reason there is none."""
-
-    __test__ = False  # not a pytest test class, whatever its name
 
     answer: rest_request.TestResponse | None = None
     error: str = ""
 
 
 @sensitive_variables()
-def test_request_send(
+def rest_probe_send(
     *, authentication: HttpAuthentication, path: str, actor: Actor, ip_address: str | None
-) -> TestRequestOutcome:
+) -> RestProbeOutcome:
     try:
         rest_request.check_rest_path(path)  # before a token is fetched for a path that would be refused
         token = token_single_flight.token_get(
@@ -40,10 +39,10 @@ def test_request_send(
             token_url=authentication.token_url, access_token=token.value, path=path
         )
     except (http_exchange.TokenRequestError, token_urls.ProtocolValueError) as error:
-        return TestRequestOutcome(error=str(error))
+        return RestProbeOutcome(error=str(error))
     except Exception as error:
         # Said, never a 500 page (whose debug version would show the bearer token).
-        return TestRequestOutcome(
+        return RestProbeOutcome(
             error=token_attempt.failure_for(error, what="while sending the test request").message
         )
-    return TestRequestOutcome(answer=answer)
+    return RestProbeOutcome(answer=answer)
