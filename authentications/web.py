@@ -35,10 +35,19 @@ def is_htmx(request: HttpRequest) -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def posted_signing_key_id(request: HttpRequest) -> int:
-    """The signing key a wizard button names (its hidden signing_key field); 0, which no key
-    has, for anything that is not a key id (not ASCII digits, or longer than any id), so the
-    lookup that follows finds nothing."""
-    posted = request.POST.get("signing_key", "")
+# The field a confirmation page posts: without it, an irreversible action only asks.
+CONFIRMED = "confirmed"
+
+
+def named_signing_key_id(request: HttpRequest) -> int:
+    """The signing key a wizard button names (its signing_key field, posted, or in the query of
+    the GET that asks for a confirmation); 0, which no key has, for anything that is not a key
+    id (not ASCII digits, or longer than any id), so the lookup that follows finds nothing."""
+    named = (request.POST if request.method == "POST" else request.GET).get("signing_key", "")
     # 18 digits fit a 64-bit key; int() refuses past 4,300 digits, which would be a 500.
-    return int(posted) if posted.isascii() and posted.isdigit() and len(posted) <= 18 else 0
+    return int(named) if named.isascii() and named.isdigit() and len(named) <= 18 else 0
+
+
+def confirmed(request: HttpRequest) -> bool:
+    """Whether the person confirmed an irreversible action on the page that asked."""
+    return request.method == "POST" and bool(request.POST.get(CONFIRMED))

@@ -170,7 +170,9 @@ def test_a_disabled_record_is_not_rolled_back(
     HttpAuthentication.objects.filter(pk=authentication.pk).update(enabled=False)
     fake_netsuite.reset()
 
-    response = kim_client.post(test_rotation.url(authentication, "rollback"), follow=True)
+    response = kim_client.post(
+        test_rotation.url(authentication, "rollback"), {"confirmed": "yes"}, follow=True
+    )
 
     assert WIZARD_REFUSES in response.content.decode()
     assert fake_netsuite.requests == []

@@ -413,6 +413,7 @@ def test_editing_with_a_generated_key_rotates_to_it(
             "signing_key": str(signing_key.pk),
             "certificate_id": new.certificate_id,
             "fingerprint_sha256": signing_key.fingerprint_sha256,
+            "confirmed": "yes",
         },
     )
     assert activated.status_code == 302

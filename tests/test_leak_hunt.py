@@ -426,11 +426,13 @@ class Flows:
         verified = self.administrator.post(rotate + "verify/", {"signing_key": pending.pk}, follow=True)
         assert "NetSuite gave a token with the new key" in verified.content.decode()
         step["fingerprint_sha256"] = pending.fingerprint_sha256
+        step["confirmed"] = "yes"  # as the confirmation page posts it
         assert (
             "is now active"
             in self.administrator.post(rotate + "activate/", step, follow=True).content.decode()
         )
-        assert "Rolled back" in self.administrator.post(rotate + "rollback/", follow=True).content.decode()
+        rolled_back = self.administrator.post(rotate + "rollback/", {"confirmed": "yes"}, follow=True)
+        assert "Rolled back" in rolled_back.content.decode()
 
     def send_mails(self) -> None:
         """Refresh fails (alert mail) and works again (recovery mail); a certificate nears expiry."""

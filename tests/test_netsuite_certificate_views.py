@@ -35,9 +35,11 @@ def wizard(client: Any, authentication: HttpAuthentication) -> str:
 
 
 def post(client: Any, authentication: HttpAuthentication, what: str, signing_key: Any) -> Any:
+    """Press the button; a revoke is confirmed, as on its confirmation page."""
+    confirmed = {"confirmed": "yes"} if what == "revoke" else {}
     return client.post(
         f"/authentications/{authentication.identifier}/rotate/netsuite-{what}/",
-        {"signing_key": signing_key.pk},
+        {"signing_key": signing_key.pk, **confirmed},
     )
 
 
@@ -100,7 +102,7 @@ def test_after_activation_the_old_certificate_can_be_revoked(karen_client, authe
 
 def rollback(client: Any, authentication: HttpAuthentication) -> str:
     url = f"/authentications/{authentication.identifier}/rotate/rollback/"
-    return client.post(url, follow=True).content.decode()
+    return client.post(url, {"confirmed": "yes"}, follow=True).content.decode()
 
 
 def test_a_certificate_revoked_here_is_no_longer_offered_for_rollback(
@@ -146,7 +148,7 @@ def test_a_certificate_already_revoked_is_not_revoked_again(karen_client, authen
 
     response = karen_client.post(
         f"/authentications/{authentication.identifier}/rotate/netsuite-revoke/",
-        {"signing_key": old.pk},
+        {"signing_key": old.pk, "confirmed": "yes"},
         follow=True,
     )
 
@@ -216,3 +218,48 @@ def test_an_accepted_upload_records_the_upload_day_even_without_a_certificate_id
     assert pending.uploaded_at is not None and pending.certificate_id == ""
     event = AuditEvent.objects.get(action=AuditEvent.Action.NETSUITE_CERTIFICATE_UPLOADED)
     assert event.details["upload_day_recorded"] is True
+
+
+def test_revoke_asks_first_and_changes_nothing_until_confirmed(karen_client, authentication, fake_netsuite):
+    """GIVEN a rotation whose old key can still be rolled back to
+    WHEN karen presses "Revoke old certificate in NetSuite" (a GET) or posts it without confirming
+    THEN she sees the key by Certificate ID and fingerprint, that NetSuite will refuse it and that
+    rollback to it ends, and a form to confirm; NetSuite was not asked, nothing was recorded.
+    Confirmed, NetSuite revokes it and rollback to it is no longer offered."""
+    pending = add_pending_key(authentication)
+    post(karen_client, authentication, "upload", pending)
+    pending.refresh_from_db()
+    old = activate(authentication, pending)
+    revoke = f"/authentications/{authentication.identifier}/rotate/netsuite-revoke/"
+    assert f'<form method="get" action="{revoke}"' in wizard(karen_client, authentication)
+    asked = len(fake_netsuite.requests)
+    events = AuditEvent.objects.count()
+
+    for response in (
+        karen_client.get(revoke, {"signing_key": old.pk}),
+        karen_client.post(revoke, {"signing_key": old.pk}),
+    ):
+        page = response.content.decode()
+        assert response.status_code == 200
+        for words in (
+            "Revoke the old certificate in NetSuite?",
+            old.certificate_id,
+            old.fingerprint_sha256,
+            "What will happen",
+            "What cannot be undone",
+            "no longer possible",
+            'name="confirmed"',
+            "Yes, revoke it in NetSuite",
+            f'href="/authentications/{authentication.identifier}/rotate/"',
+        ):
+            assert words in page, words
+    assert len(fake_netsuite.requests) == asked
+    assert AuditEvent.objects.count() == events
+    old.refresh_from_db()
+    assert old.revoked_at is None
+
+    page = karen_client.post(revoke, {"signing_key": old.pk, "confirmed": "yes"}).content.decode()
+    assert "HTTP 200" in page and "REVOKED" in page
+    old.refresh_from_db()
+    assert old.revoked_at is not None
+    assert "Roll back to" not in wizard(karen_client, authentication)

@@ -79,7 +79,9 @@ def test_a_retired_key_past_retention_is_wiped_and_cannot_be_rolled_back_to(
         assert tasks.wipe_retired_keys() == 1
         assert tasks.wipe_retired_keys() == 0  # twice is harmless
     # Back to today (the session would have expired): wiped, the key is no rollback target.
-    response = kim_client.post(f"/authentications/{authentication.identifier}/rotate/rollback/", follow=True)
+    response = kim_client.post(
+        f"/authentications/{authentication.identifier}/rotate/rollback/", {"confirmed": "yes"}, follow=True
+    )
     assert "no previous key to roll back to" in response.content.decode()
     old_key.refresh_from_db()
     assert raw_private_key(old_key) == "" and old_key.private_key == ""
@@ -121,7 +123,9 @@ def test_rollback_is_refused_when_the_previous_key_fails_to_verify(
     old_key = rotated(authentication, fake_netsuite, kim)
     active = authentication.active_key()
     fake_netsuite.revoke(registered.certificate_id)
-    response = kim_client.post(f"/authentications/{authentication.identifier}/rotate/rollback/", follow=True)
+    response = kim_client.post(
+        f"/authentications/{authentication.identifier}/rotate/rollback/", {"confirmed": "yes"}, follow=True
+    )
     assert "NetSuite did not give a token with this key" in response.content.decode()
     assert authentication.active_key() == active
     old_key.refresh_from_db()
@@ -197,7 +201,9 @@ def test_a_rollback_that_races_the_daily_wipe_is_refused_and_the_active_key_stay
         assert retired_keys.keys_wipe_retired(now=timezone.now() + dt.timedelta(days=15)) == [old_key.pk]
 
     after_the_last_check(monkeypatch, the_wipe_runs)
-    response = kim_client.post(f"/authentications/{authentication.identifier}/rotate/rollback/", follow=True)
+    response = kim_client.post(
+        f"/authentications/{authentication.identifier}/rotate/rollback/", {"confirmed": "yes"}, follow=True
+    )
 
     assert "wiped, revoked or changed meanwhile" in response.content.decode()
     assert no_active_key_without_its_private_key()
@@ -261,3 +267,36 @@ def test_the_wipe_leaves_a_key_rolled_back_after_it_was_listed(
 
 def refresh_token_kid(authentication: HttpAuthentication, fake_netsuite: FakeNetSuite) -> str:
     return test_rotation.consumer_token(authentication, fake_netsuite)
+
+
+def test_rollback_asks_first_and_changes_nothing_until_confirmed(
+    kim, kim_client, register, create_authentication, fake_netsuite
+):
+    """GIVEN a rotated authentication
+    WHEN kim presses "Roll back to ..." (a GET) or posts Roll back without confirming
+    THEN she sees both keys by Certificate ID and fingerprint, what happens and what cannot be
+    undone, a form to confirm and a Cancel link; NetSuite was not asked, nothing changed or was
+    audited. Confirmed, the old key is active again as before."""
+    authentication = create_authentication(register("p256"))
+    old_key = rotated(authentication, fake_netsuite, kim)
+    active = authentication.active_key()
+    assert active is not None
+    rollback = f"/authentications/{authentication.identifier}/rotate/rollback/"
+    wizard = kim_client.get(f"/authentications/{authentication.identifier}/rotate/").content.decode()
+    assert f'<form method="get" action="{rollback}">' in wizard
+    before = test_rotation.wizard_state(authentication, fake_netsuite)
+
+    for response in (kim_client.get(rollback), kim_client.post(rollback)):
+        test_rotation.assert_confirmation(
+            response,
+            f"Roll back to {old_key.certificate_id}?",
+            old_key.fingerprint_sha256,
+            active.certificate_id,
+            active.fingerprint_sha256,
+            f"Yes, roll back to {old_key.certificate_id}",
+        )
+    assert test_rotation.wizard_state(authentication, fake_netsuite) == before
+
+    response = kim_client.post(rollback, {"confirmed": "yes"}, follow=True)
+    assert "Rolled back" in response.content.decode()
+    assert authentication.active_key() == old_key

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
@@ -76,6 +77,7 @@ def activate(kim_client: Any, authentication: HttpAuthentication, signing_key: S
             "signing_key": signing_key.pk,
             "certificate_id": signing_key.certificate_id,
             "fingerprint_sha256": signing_key.fingerprint_sha256,
+            "confirmed": "yes",
         },
     )
 
@@ -133,7 +135,7 @@ def test_a_full_rotation_never_interrupts_consumers(
     assert authentication.jwt_algorithm == "ES384"  # fits the new P-384 key
     assert consumer_token(authentication, fake_netsuite) == certificate_id
 
-    response = kim_client.post(url(authentication, "rollback"), follow=True)
+    response = kim_client.post(url(authentication, "rollback"), {"confirmed": "yes"}, follow=True)
     assert "Rolled back" in response.content.decode()
     assert authentication.active_key() == old_key
     assert fake_netsuite.requests[-1].jose_header["kid"] == old.certificate_id
@@ -165,6 +167,7 @@ def test_activate_is_refused_without_a_successful_verify(kim_client, register, c
             "signing_key": pending.pk,
             "certificate_id": "abc",
             "fingerprint_sha256": pending.fingerprint_sha256,
+            "confirmed": "yes",
         },
         follow=True,
     )
@@ -198,7 +201,7 @@ def test_activate_is_refused_when_the_certificate_id_changed_after_verify(
     kim_client.post(
         url(authentication, "certificate-id"), {"signing_key": pending.pk, "certificate_id": "other"}
     )
-    response = kim_client.post(url(authentication, "activate"), stale, follow=True)
+    response = kim_client.post(url(authentication, "activate"), {**stale, "confirmed": "yes"}, follow=True)
     assert "Verify the new key first" in response.content.decode()
     pending.refresh_from_db()
     assert (pending.state, pending.verified_at) == ("pending", None)
@@ -255,7 +258,9 @@ def test_abandon_deletes_the_pending_key_and_resume_shows_it(kim_client, registe
     assert "already in progress" in again.content.decode()
     assert SigningKey.objects.filter(authentication=authentication, state="pending").count() == 1
 
-    response = kim_client.post(url(authentication, "abandon"), {"signing_key": pending.pk}, follow=True)
+    response = kim_client.post(
+        url(authentication, "abandon"), {"signing_key": pending.pk, "confirmed": "yes"}, follow=True
+    )
     assert "The pending key was deleted" in response.content.decode()
     assert not SigningKey.objects.filter(pk=pending.pk).exists()
     assert authentication.active_key() == old_key
@@ -455,3 +460,125 @@ def test_a_wizard_button_naming_no_key_is_refused_without_a_500(
     assert "This pending key is gone" in verify.content.decode()
     assert upload.status_code == 404
     assert AuditEvent.objects.count() == before
+
+
+# Activate and Abandon ask first: a page that says what happens and what cannot be undone.
+
+
+def wizard_state(authentication: HttpAuthentication, fake_netsuite: FakeNetSuite) -> Any:
+    """What an unconfirmed action must leave as it was: keys, token, audit trail, NetSuite."""
+    return (
+        list(SigningKey.objects.order_by("pk").values_list("pk", "state", "certificate_id", "verified_at")),
+        list(AccessToken.objects.values_list("value", "signing_key_id")),
+        actions(),
+        len(fake_netsuite.requests),
+    )
+
+
+def wizard_button_asks_by_get(page: str, authentication: HttpAuthentication, step: str) -> bool:
+    """The wizard's button for a step opens its confirmation: a GET, with no CSRF token in the URL."""
+    form = re.search(
+        rf'<form method="get" action="{re.escape(url(authentication, step))}"[^>]*>(.*?)</form>', page, re.S
+    )
+    return form is not None and "csrfmiddlewaretoken" not in form[1]
+
+
+def assert_confirmation(response: Any, *words: str) -> str:
+    assert response.status_code == 200
+    page = response.content.decode()
+    for expected in ("What will happen", "What cannot be undone", 'name="confirmed"', "Cancel", *words):
+        assert expected in page, expected
+    return page
+
+
+def test_activate_asks_first_and_changes_nothing_until_confirmed(
+    kim_client, register, create_authentication, fake_netsuite
+):
+    """GIVEN a verified pending key
+    WHEN kim presses "Activate the new key" (a GET) or posts Activate without confirming
+    THEN she sees both keys by Certificate ID and fingerprint, what happens and what cannot be
+    undone, a form to confirm and a Cancel link back to the wizard; nothing changed or was
+    audited. Confirmed, the new key is active as before."""
+    authentication = create_authentication(register("p256"))
+    old_key = authentication.active_key()
+    pending = pending_with_certificate_id(kim_client, authentication, fake_netsuite)
+    kim_client.post(url(authentication, "verify"), {"signing_key": pending.pk})
+    pending.refresh_from_db()
+    assert wizard_button_asks_by_get(
+        kim_client.get(url(authentication)).content.decode(), authentication, "activate"
+    )
+    before = wizard_state(authentication, fake_netsuite)
+    posted = {
+        "signing_key": pending.pk,
+        "certificate_id": pending.certificate_id,
+        "fingerprint_sha256": pending.fingerprint_sha256,
+    }
+
+    for response in (
+        kim_client.get(url(authentication, "activate"), {"signing_key": pending.pk}),
+        kim_client.post(url(authentication, "activate"), posted),
+    ):
+        page = assert_confirmation(
+            response,
+            "Activate the new key?",
+            pending.certificate_id,
+            pending.fingerprint_sha256,
+            old_key.certificate_id,
+            old_key.fingerprint_sha256,
+            "Yes, activate the new key",
+        )
+        assert f'href="{url(authentication)}"' in page
+        assert f'action="{url(authentication, "activate")}"' in page
+    assert wizard_state(authentication, fake_netsuite) == before
+
+    response = kim_client.post(url(authentication, "activate"), {**posted, "confirmed": "yes"}, follow=True)
+    assert f"The key with Certificate ID {pending.certificate_id} is now active" in response.content.decode()
+    assert authentication.active_key() == pending
+
+
+def test_abandon_asks_first_and_changes_nothing_until_confirmed(
+    kim_client, register, create_authentication, fake_netsuite
+):
+    """GIVEN a pending key
+    WHEN kim presses "Abandon: delete the pending key" (a GET) or posts Abandon without confirming
+    THEN she sees the key by fingerprint, that its private key is deleted for good, and a form to
+    confirm; nothing changed or was audited. Confirmed, the key is deleted as before."""
+    authentication = create_authentication(register("p256"))
+    pending = pending_with_certificate_id(kim_client, authentication, fake_netsuite)
+    pending.refresh_from_db()
+    assert wizard_button_asks_by_get(
+        kim_client.get(url(authentication)).content.decode(), authentication, "abandon"
+    )
+    before = wizard_state(authentication, fake_netsuite)
+
+    for response in (
+        kim_client.get(url(authentication, "abandon"), {"signing_key": pending.pk}),
+        kim_client.post(url(authentication, "abandon"), {"signing_key": pending.pk}),
+    ):
+        assert_confirmation(
+            response,
+            "Delete the pending key?",
+            pending.certificate_id,
+            pending.fingerprint_sha256,
+            "deleted for good",
+            "Yes, delete the pending key",
+        )
+    assert wizard_state(authentication, fake_netsuite) == before
+
+    response = kim_client.post(
+        url(authentication, "abandon"), {"signing_key": pending.pk, "confirmed": "yes"}, follow=True
+    )
+    assert "The pending key was deleted" in response.content.decode()
+    assert not SigningKey.objects.filter(pk=pending.pk).exists()
+
+
+@pytest.mark.parametrize("step", ["activate", "abandon"])
+def test_a_confirmation_for_a_pending_key_that_is_gone_returns_to_the_wizard(
+    kim_client, register, create_authentication, step
+):
+    """GIVEN no pending key WHEN Activate or Abandon is asked for one THEN the wizard says it is gone."""
+    authentication = create_authentication(register("p256"))
+    before = actions()
+    response = kim_client.get(url(authentication, step), {"signing_key": "12345"}, follow=True)
+    assert "This pending key is gone" in response.content.decode()
+    assert actions() == before

@@ -19,6 +19,8 @@ from authentications.netsuite import assertion, http_exchange
 from authentications.services import rotation_base, token_attempt, token_single_flight
 from authentications.services.audit_trail import Actor, audit, user_of
 
+NOT_VERIFIED = "Verify the new key first: activate follows a successful token retrieval with it."
+
 
 def _credentials(authentication: HttpAuthentication, signing_key: SigningKey) -> assertion.Credentials:
     # The authentication's algorithm belongs to its active key; another kind of key needs its own.
@@ -167,9 +169,7 @@ def key_activate(
     authentication = rotation_base.locked(authentication)
     signing_key = rotation_base.pending_key_by_id(authentication, signing_key_id, lock=True)
     if signing_key.verified_at is None:
-        raise rotation_base.RotationError(
-            "Verify the new key first: activate follows a successful token retrieval with it."
-        )
+        raise rotation_base.RotationError(NOT_VERIFIED)
     if (signing_key.certificate_id, signing_key.fingerprint_sha256) != (certificate_id, fingerprint_sha256):
         raise rotation_base.RotationError("The pending key changed since it was verified: verify it again.")
     old = swap_active_key(authentication, signing_key, actor, timezone.now())

@@ -1,5 +1,5 @@
 """The app's one template library: certificate days-left and token status badges, a key
-pair's facts and downloads, the rotation wizard's NetSuite certificate buttons, and audit
+pair's facts and downloads, the rotation wizard's "Upload to NetSuite" button, and audit
 event details as readable lines."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
-from authentications.models import AuditEvent, HttpAuthentication, SigningKey
+from authentications.models import HttpAuthentication, SigningKey
 from authentications.services import netsuite_certificates
 from authentications.services.key_pairs import certificate_file_stem
 
@@ -85,31 +85,6 @@ def netsuite_upload_button(
         # Someone with the scope may just not have entered the IDs yet: say where they go.
         "needs_ids": netsuite_certificates.REST_WEB_SERVICES in authentication.scope_list
         and not (authentication.netsuite_role_id and authentication.netsuite_entity_id),
-    }
-
-
-@register.inclusion_tag("authentications/includes/netsuite_revoke_button.html")
-def netsuite_revoke_button(
-    authentication: HttpAuthentication, retired_key: SigningKey | None
-) -> dict[str, Any]:
-    usable = not netsuite_certificates.revoke_problem(authentication, retired_key)
-    revoked = None
-    if usable and retired_key is not None:
-        revoked = (
-            AuditEvent.objects.filter(
-                authentication=authentication,
-                action=AuditEvent.Action.NETSUITE_CERTIFICATE_REVOKED,
-                details__certificate_id=retired_key.certificate_id,
-                details__ok=True,
-            )
-            .order_by("-created_at")
-            .first()
-        )
-    return {
-        "authentication": authentication,
-        "retired_key": retired_key,
-        "usable": usable,
-        "revoked": revoked,
     }
 
 

@@ -2,7 +2,8 @@
 
 Each action is a POST that calls one service (pending_keys, rotation, retired_keys) and
 returns to the wizard, which shows the step the rotation is at, so a rotation left half
-way resumes there.
+way resumes there. Activate, abandon and roll back first ask: a GET of their URL, or a POST
+without `confirmed`, shows what will happen and what cannot be undone, and changes nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.debug import sensitive_variables
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from authentications import selectors
 from authentications.forms import upload_day
@@ -21,8 +22,14 @@ from authentications.forms.certificate_id import CertificateIdForm
 from authentications.forms.key_pair import KeyPairForm
 from authentications.models import HttpAuthentication, SigningKey
 from authentications.permissions import ROTATE_KEY, authentication_for
-from authentications.services import pending_keys, retired_keys, rotation, rotation_base
-from authentications.web import client_ip, posted_signing_key_id
+from authentications.services import (
+    netsuite_certificates,
+    pending_keys,
+    retired_keys,
+    rotation,
+    rotation_base,
+)
+from authentications.web import client_ip, confirmed, named_signing_key_id
 
 
 def _initial_upload_day(pending: SigningKey | None) -> date | None:
@@ -58,6 +65,7 @@ def _page(
         "uploaded_on": _initial_upload_day(pending),
     }
     previous = selectors.previous_key(authentication)
+    rollback_key = selectors.rollback_candidate(authentication)
     return render(
         request,
         "authentications/rotate.html",
@@ -68,7 +76,9 @@ def _page(
             "step": step,
             "key_pair_form": key_pair_form or KeyPairForm(initial={"common_name": authentication.name}),
             "certificate_id_form": certificate_id_form or CertificateIdForm(initial=initial, pending=pending),
-            "rollback_key": selectors.rollback_candidate(authentication),
+            "rollback_key": rollback_key,
+            "revoke_offered": rollback_key is not None
+            and not netsuite_certificates.revoke_problem(authentication, rollback_key),
             # Said on the page, so nobody wonders where the rollback went.
             "revoked_key": previous if previous is not None and previous.revoked_at else None,
             "retention_days": selectors.retention().days,
@@ -106,7 +116,7 @@ def rotate_generate(request: HttpRequest, identifier: str) -> HttpResponse:
 @require_POST
 def rotate_certificate_id(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication = authentication_for(request, identifier, permission=ROTATE_KEY)
-    signing_key_id = posted_signing_key_id(request)
+    signing_key_id = named_signing_key_id(request)
     pending = authentication.signing_keys.filter(pk=signing_key_id, state=SigningKey.State.PENDING).first()
     form = CertificateIdForm(request.POST, pending=pending)
     if not form.is_valid():
@@ -134,7 +144,7 @@ def rotate_verify(request: HttpRequest, identifier: str) -> HttpResponse:
     try:
         signing_key = rotation.key_verify(
             authentication=authentication,
-            signing_key_id=posted_signing_key_id(request),
+            signing_key_id=named_signing_key_id(request),
             actor=request.user,
             ip_address=client_ip(request),
         )
@@ -149,14 +159,49 @@ def rotate_verify(request: HttpRequest, identifier: str) -> HttpResponse:
     return _back(authentication)
 
 
-@require_POST
+def _confirmation(
+    request: HttpRequest, authentication: HttpAuthentication, action: str, **context: object
+) -> HttpResponse:
+    """The page asking for one irreversible action; 200, as it changes nothing."""
+    return render(
+        request,
+        f"authentications/confirm_{action}.html",
+        {"authentication": authentication, "retention_days": selectors.retention().days, **context},
+    )
+
+
+def _nothing_to_confirm(
+    request: HttpRequest, authentication: HttpAuthentication, problem: str
+) -> HttpResponse:
+    # Asking to confirm what would be refused anyway helps nobody: the wizard says why.
+    messages.error(request, problem)
+    return _back(authentication)
+
+
+def _pending_or_problem(request: HttpRequest, authentication: HttpAuthentication) -> SigningKey | str:
+    try:
+        return rotation_base.pending_key_by_id(authentication, named_signing_key_id(request))
+    except rotation_base.RotationError as error:
+        return str(error)
+
+
+@require_http_methods(["GET", "POST"])
 @sensitive_variables()
 def rotate_activate(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication = authentication_for(request, identifier, permission=ROTATE_KEY)
+    if not confirmed(request):
+        pending = _pending_or_problem(request, authentication)
+        if isinstance(pending, str):
+            return _nothing_to_confirm(request, authentication, pending)
+        if pending.verified_at is None:
+            return _nothing_to_confirm(request, authentication, rotation.NOT_VERIFIED)
+        return _confirmation(
+            request, authentication, "activate", new_key=pending, active_key=authentication.active_key()
+        )
     try:
         signing_key = rotation.key_activate(
             authentication=authentication,
-            signing_key_id=posted_signing_key_id(request),
+            signing_key_id=named_signing_key_id(request),
             actor=request.user,
             certificate_id=request.POST.get("certificate_id", ""),
             fingerprint_sha256=request.POST.get("fingerprint_sha256", ""),
@@ -170,13 +215,18 @@ def rotate_activate(request: HttpRequest, identifier: str) -> HttpResponse:
     return _back(authentication)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 def rotate_abandon(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication = authentication_for(request, identifier, permission=ROTATE_KEY)
+    if not confirmed(request):
+        pending = _pending_or_problem(request, authentication)
+        if isinstance(pending, str):
+            return _nothing_to_confirm(request, authentication, pending)
+        return _confirmation(request, authentication, "abandon", pending_key=pending)
     try:
         pending_keys.key_abandon(
             authentication=authentication,
-            signing_key_id=posted_signing_key_id(request),
+            signing_key_id=named_signing_key_id(request),
             actor=request.user,
             ip_address=client_ip(request),
         )
@@ -187,10 +237,22 @@ def rotate_abandon(request: HttpRequest, identifier: str) -> HttpResponse:
     return _back(authentication)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @sensitive_variables()
 def rotate_rollback(request: HttpRequest, identifier: str) -> HttpResponse:
     authentication = authentication_for(request, identifier, permission=ROTATE_KEY)
+    if not confirmed(request):
+        previous = selectors.rollback_candidate(authentication)
+        if previous is None:
+            return _nothing_to_confirm(
+                request,
+                authentication,
+                "There is no previous key to roll back to: none was retired within the retention, "
+                "or its private key was wiped, its certificate revoked in NetSuite, or expired.",
+            )
+        return _confirmation(
+            request, authentication, "rollback", previous_key=previous, active_key=authentication.active_key()
+        )
     try:
         signing_key = retired_keys.key_rollback(
             authentication=authentication, actor=request.user, ip_address=client_ip(request)

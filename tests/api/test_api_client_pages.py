@@ -104,7 +104,7 @@ def test_the_list_shows_each_client_its_uses_and_last_use(sam_client, client, ac
         get_token(client, "acme-erp", issued.key)
     issued.client.refresh_from_db()
     page = sam_client.get("/api-clients/").content.decode()
-    assert "<td>3</td>" in page
+    assert '<td data-label="Total uses">3</td>' in page
     assert f"{issued.client.last_used_at:%Y-%m-%d %H:%M}" in page
     assert "Never" not in page
 
