@@ -173,3 +173,14 @@ def key_pair_target(identifier: str) -> HttpAuthentication | None:
     """The authentication a key pair is being made for (?for=), when it exists: a missing one
     only leaves the page without its "use it for" link, so no 404."""
     return HttpAuthentication.objects.filter(identifier=identifier).first() if identifier else None
+
+
+def authentication_reread(authentication: HttpAuthentication) -> HttpAuthentication:
+    """The record as a button's request left it (its token, its failure counts), read as pages
+    read it: the token's value stays in the database, so a value that no longer decrypts
+    cannot break the page that shows when it expires."""
+    return (
+        HttpAuthentication.objects.select_related("access_token")
+        .defer("access_token__value")
+        .get(pk=authentication.pk)
+    )

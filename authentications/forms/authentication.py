@@ -90,6 +90,9 @@ class AuthenticationForm(KeyMaterialForm):
         self.may_move_key = not self.instance.pk or credential_changes.may_move_signing_target(user)
         if self.instance.pk:
             self.fields["token_url"].initial = self.instance.token_url
+        if not self.is_bound:
+            # The page opens in its first field. A form sent back with errors leaves focus to them.
+            next(iter(self.fields.values())).widget.attrs["autofocus"] = True
 
     # --- single fields ------------------------------------------------------
 

@@ -72,7 +72,9 @@ def token_retrieve(request: HttpRequest, identifier: str) -> HttpResponse:
     except token_single_flight.TokenRequestError as error:
         outcome = RetrieveOutcome(ok=False, message=error.message)
     if is_htmx(request):
-        return render(request, "authentications/_retrieve_result.html", {"outcome": outcome})
+        return render(
+            request, "authentications/_retrieve_result.html", _result_context(authentication, outcome=outcome)
+        )
     if outcome.ok:
         assert outcome.expires_at is not None  # noqa: S101
         valid_until = timezone.localtime(outcome.expires_at)
@@ -110,5 +112,14 @@ def test_request(request: HttpRequest, identifier: str) -> HttpResponse:
         "test_error": outcome.error,
     }
     if is_htmx(request):
-        return render(request, "authentications/_test_request_result.html", context)
-    return _render_detail(request, authentication, **context)
+        return render(
+            request, "authentications/_test_request_result.html", _result_context(authentication, **context)
+        )
+    # The token the request may have retrieved, and its status.
+    return _render_detail(request, selectors.authentication_reread(authentication), **context)
+
+
+def _result_context(authentication: HttpAuthentication, **result: object) -> dict[str, object]:
+    """A button's result for htmx, with the page's token status, which the button made stale:
+    the result template sends it out of band to replace the one on the page."""
+    return {**result, "status_of": selectors.authentication_reread(authentication), "status_oob": True}

@@ -1,0 +1,222 @@
+"""Buttons that call NetSuite, pressed three times while NetSuite answers slowly: each says it is
+working, sends one request, and its answer replaces the status it makes stale."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import ConsoleMessage, Locator, Page, Request, expect
+
+from authentications.models import AccessToken, HttpAuthentication, SigningKey
+from tests.browser.test_authentication_form import field, fill_in
+from tests.conftest import new_certificate_id, put_in_role
+from tests.fake_netsuite import RECORD_PATH, TOKEN_PATH, FakeNetSuite
+
+RETRIEVE = "Retrieve an access token key"
+# Slow enough for a person to click again, and for the test to see the progress.
+SLOW_SECONDS = 1.5
+
+
+@pytest.fixture
+def problems(page: Page) -> Iterator[list[str]]:
+    """Fails the test on a console error or a failed request (a click the browser cancelled)."""
+    seen: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            seen.append(f"console: {message.text}")
+
+    def on_failed(request: Request) -> None:
+        seen.append(f"request failed: {request.method} {request.url} ({request.failure})")
+
+    page.on("console", on_console)
+    page.on("requestfailed", on_failed)
+    yield seen
+    assert not seen, "\n".join(seen)
+
+
+def sign_in(page: Page, live_server: Any, username: str) -> Page:
+    page.goto(f"{live_server.url}/accounts/login/")
+    field(page, "Username").fill(username)
+    field(page, "Password").fill("x")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    return page
+
+
+@pytest.fixture
+def alice_signed_in(page: Page, live_server: Any, transactional_db: None, alice: Any) -> Page:
+    return sign_in(page, live_server, "alice")
+
+
+@pytest.fixture
+def kim_signed_in(page: Page, live_server: Any, transactional_db: None, django_user_model: Any) -> Page:
+    """Kim, a key administrator, signed in."""
+    put_in_role(django_user_model.objects.create_user(username="kim", password="x"), "Key administrators")
+    return sign_in(page, live_server, "kim")
+
+
+def requests_to(fake: FakeNetSuite, path: str) -> int:
+    return sum(1 for request in fake.requests if request.path.startswith(path))
+
+
+def progress(page: Page, text: str) -> Locator:
+    return page.get_by_role("status").filter(has_text=text)
+
+
+# A moment after the clicks, in the page as it is (a locator would wait for the page a form post
+# opens): is a live region showing `text`, and is the button pressed disabled?
+SEEN_WHILE_WAITING = """([label, text]) => new Promise((resolve) => setTimeout(() => resolve({
+  progressShown: [...document.querySelectorAll("[role=status]")].some(
+    (status) => status.innerText.includes(text) && status.checkVisibility()),
+  buttonDisabled: [...document.querySelectorAll("button")].some(
+    (button) => button.innerText.trim() === label && button.disabled),
+}), 200))"""
+
+
+def press_three_times_while_netsuite_is_slow(
+    page: Page, fake: FakeNetSuite, label: str, progress_text: str
+) -> None:
+    """Three quick clicks; while NetSuite thinks, the button is disabled and progress is shown."""
+    button = page.get_by_role("button", name=label)
+    fake.delay = SLOW_SECONDS
+    # The mouse rather than button.click(), which would wait for the page a form post opens.
+    button.scroll_into_view_if_needed()
+    box = button.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2, click_count=3)
+    seen = page.evaluate(SEEN_WHILE_WAITING, [label, progress_text])
+    assert seen == {"progressShown": True, "buttonDisabled": True}
+
+
+def all_answered(page: Page) -> None:
+    # Long enough for a second request (queued behind the first, or a resubmitted form) to
+    # have reached the fake NetSuite, had one been sent.
+    page.wait_for_timeout(SLOW_SECONDS * 1000 + 500)
+    page.wait_for_load_state("networkidle")
+
+
+def valid_until(expires_at: dt.datetime) -> str:
+    return f"Valid until {timezone.localtime(expires_at):%Y-%m-%d %H:%M}"
+
+
+def test_retrieve_on_the_detail_page_waits_and_replaces_the_stale_status(
+    alice_signed_in: Page,
+    live_server: Any,
+    problems: list[str],
+    authentication_in_state: Any,
+    fake_netsuite: FakeNetSuite,
+) -> None:
+    page = alice_signed_in
+    # A token 20 minutes from its end: the new one (an hour) ends at another minute.
+    authentication: HttpAuthentication = authentication_in_state("Acme ERP", token_seconds=20 * 60)
+    old = valid_until(authentication.current_token().expires_at)
+    page.goto(f"{live_server.url}/authentications/{authentication.identifier}/")
+    expect(page.get_by_text(old)).to_be_visible()
+    button = page.get_by_role("button", name=RETRIEVE)
+
+    press_three_times_while_netsuite_is_slow(page, fake_netsuite, RETRIEVE, "Asking NetSuite for a token")
+
+    expect(page.locator("#retrieve-result")).to_contain_text("Access token retrieved, valid until")
+    all_answered(page)
+    assert requests_to(fake_netsuite, TOKEN_PATH) == 1
+    expect(progress(page, "Asking NetSuite for a token")).to_be_hidden()
+    expect(button).to_be_enabled()
+    new = valid_until(AccessToken.objects.get(authentication=authentication).expires_at)
+    assert new != old
+    expect(page.get_by_text(new, exact=True)).to_be_visible()
+    expect(page.locator("main")).not_to_contain_text(old)
+
+
+def test_send_test_request_waits_sends_once_and_replaces_the_stale_status(
+    alice_signed_in: Page,
+    live_server: Any,
+    problems: list[str],
+    authentication_in_state: Any,
+    fake_netsuite: FakeNetSuite,
+) -> None:
+    page = alice_signed_in
+    # No token yet: the test request retrieves one first, so "None yet" goes stale.
+    authentication: HttpAuthentication = authentication_in_state("Acme ERP")
+    page.goto(f"{live_server.url}/authentications/{authentication.identifier}/")
+    expect(page.get_by_text("None yet")).to_be_visible()
+    button = page.get_by_role("button", name="Send test request")
+
+    press_three_times_while_netsuite_is_slow(
+        page, fake_netsuite, "Send test request", "Sending the request to NetSuite"
+    )
+
+    expect(page.locator("#test-request-result")).to_contain_text("HTTP 200")
+    all_answered(page)
+    assert requests_to(fake_netsuite, RECORD_PATH) == 1
+    assert requests_to(fake_netsuite, TOKEN_PATH) == 1
+    expect(progress(page, "Sending the request to NetSuite")).to_be_hidden()
+    expect(button).to_be_enabled()
+    new = valid_until(AccessToken.objects.get(authentication=authentication).expires_at)
+    expect(page.get_by_text(new, exact=True)).to_be_visible()
+    expect(page.get_by_text("None yet")).to_have_count(0)
+
+
+def test_retrieve_on_the_form_waits_and_replaces_the_last_result(
+    alice_signed_in: Page, live_server: Any, problems: list[str], register: Any, fake_netsuite: FakeNetSuite
+) -> None:
+    page = alice_signed_in
+    page.goto(f"{live_server.url}/authentications/new/")
+    fill_in(page, register("p256"), algorithm="ES256", token_url=fake_netsuite.token_url)
+    result = page.locator("#retrieve-result")
+    button = page.get_by_role("button", name=RETRIEVE)
+    fake_netsuite.fail_next("invalid_client")
+    button.click()
+    expect(result).to_contain_text("invalid_client")
+    fake_netsuite.requests.clear()
+
+    press_three_times_while_netsuite_is_slow(page, fake_netsuite, RETRIEVE, "Asking NetSuite for a token")
+
+    expect(result).to_contain_text("Access token retrieved, valid until")
+    all_answered(page)
+    assert requests_to(fake_netsuite, TOKEN_PATH) == 1
+    expect(progress(page, "Asking NetSuite for a token")).to_be_hidden()
+    expect(button).to_be_enabled()
+    expect(result).not_to_contain_text("invalid_client")
+    expect(result.get_by_text(re.compile("valid until"))).to_have_count(1)
+
+
+def test_verify_in_the_rotation_wizard_waits_and_is_sent_once(
+    kim_signed_in: Page,
+    live_server: Any,
+    problems: list[str],
+    register: Any,
+    create_authentication: Any,
+    fake_netsuite: FakeNetSuite,
+) -> None:
+    page = kim_signed_in
+    authentication: HttpAuthentication = create_authentication(register("p256"))
+    page.goto(f"{live_server.url}/authentications/{authentication.identifier}/rotate/")
+    page.get_by_role("button", name="Generate a new key pair").click()
+    expect(page.get_by_role("heading", name=re.compile("^Pending key"))).to_be_visible()
+    pending = SigningKey.objects.get(authentication=authentication, state="pending")
+    certificate_id = new_certificate_id()
+    fake_netsuite.register(
+        consumer_key=authentication.consumer_key,
+        certificate_id=certificate_id,
+        certificate_pem=pending.certificate_pem,
+    )
+    field(page, "Certificate ID").fill(certificate_id)
+    page.get_by_role("button", name="Save Certificate ID").click()
+    button = page.get_by_role("button", name="Verify the new key")
+    expect(button).to_be_visible()
+    fake_netsuite.requests.clear()
+
+    press_three_times_while_netsuite_is_slow(
+        page, fake_netsuite, "Verify the new key", "Verifying the new key with NetSuite"
+    )
+
+    expect(page.get_by_text("NetSuite gave a token with the new key")).to_be_visible()
+    all_answered(page)
+    assert requests_to(fake_netsuite, TOKEN_PATH) == 1
+    expect(page.get_by_role("button", name="Verify the new key")).to_be_enabled()
