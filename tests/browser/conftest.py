@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import BrowserContext, ConsoleMessage
+from playwright.sync_api import BrowserContext, ConsoleMessage, Page, Request, expect
 
 # pytest-playwright keeps an asyncio loop running in the main thread, so Django
 # would refuse the ORM calls that live_server and the tests make there.
@@ -83,3 +83,47 @@ def csp_violations(context: BrowserContext) -> Iterator[list[str]]:
             page.evaluate("0")
     if violations:
         pytest.fail("Content Security Policy violations:\n" + "\n".join(violations), pytrace=False)
+
+
+@pytest.fixture
+def problems(page: Page) -> Iterator[list[str]]:
+    """Fails the test on a console error or a failed request (a click the browser cancelled):
+    a page that half works."""
+    seen: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type == "error":
+            seen.append(f"console: {message.text}")
+
+    def on_failed(request: Request) -> None:
+        seen.append(f"request failed: {request.method} {request.url} ({request.failure})")
+
+    page.on("console", on_console)
+    page.on("requestfailed", on_failed)
+    yield seen
+    assert not seen, "\n".join(seen)
+
+
+def sign_in(page: Page, live_server: Any, username: str) -> Page:
+    """Signs in as a person does (every test user's password is "x"), landing on the dashboard."""
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill("x")
+    page.get_by_role("button", name="Sign in").click()
+    # The heading, not the menu: on a phone "Sign out" hides in the collapsed menu.
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    return page
+
+
+@pytest.fixture
+def kim(django_user_model: Any) -> Any:
+    """Kim is a key administrator: she reaches every page of the dashboard but the admin."""
+    from tests.conftest import put_in_role
+
+    user = django_user_model.objects.create_user(username="kim", email="kim@example.com", password="x")
+    return put_in_role(user, "Key administrators")
+
+
+@pytest.fixture
+def kim_signed_in(page: Page, live_server: Any, transactional_db: None, kim: Any) -> Page:
+    return sign_in(page, live_server, "kim")

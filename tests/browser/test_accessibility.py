@@ -19,6 +19,7 @@ from api.services import api_client_create
 from authentications.services.key_pairs import key_pair_generate
 from authentications.services.pending_keys import key_generate_pending
 from tests.browser.axe import serious_violations
+from tests.browser.conftest import sign_in
 from tests.browser.test_authentication_form import field
 from tests.conftest import put_in_role
 
@@ -54,13 +55,6 @@ PAGES = {
     "403 page": "ian",
     "404 page": "kim",
 }
-
-
-@pytest.fixture
-def kim(django_user_model: Any) -> Any:
-    """Kim is a key administrator: she reaches every page of the dashboard but the admin."""
-    user = django_user_model.objects.create_user(username="kim", email="kim@example.com", password="x")
-    return put_in_role(user, "Key administrators")
 
 
 @pytest.fixture
@@ -100,14 +94,6 @@ def site(kim: Any, ian: Any, authentication_in_state: Any) -> dict[str, str]:
         "403 page": f"/authentications/{acme.identifier}/rotate/",
         "404 page": "/authentications/no-such-authentication/",
     }
-
-
-def sign_in(page: Page, live_server: Any, username: str) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    field(page, "Username").fill(username)
-    field(page, "Password").fill("x")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
 
 
 def cases() -> list[Any]:

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.utils import timezone
-from playwright.sync_api import ConsoleMessage, Locator, Page, Request, expect
+from playwright.sync_api import Locator, Page, expect
 
 from authentications.models import AccessToken, HttpAuthentication, SigningKey
+from tests.browser.conftest import sign_in
 from tests.browser.test_authentication_form import field, fill_in
-from tests.conftest import new_certificate_id, put_in_role
+from tests.conftest import new_certificate_id
 from tests.fake_netsuite import RECORD_PATH, TOKEN_PATH, FakeNetSuite
 
 RETRIEVE = "Retrieve an access token key"
@@ -23,42 +23,8 @@ SLOW_SECONDS = 1.5
 
 
 @pytest.fixture
-def problems(page: Page) -> Iterator[list[str]]:
-    """Fails the test on a console error or a failed request (a click the browser cancelled)."""
-    seen: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            seen.append(f"console: {message.text}")
-
-    def on_failed(request: Request) -> None:
-        seen.append(f"request failed: {request.method} {request.url} ({request.failure})")
-
-    page.on("console", on_console)
-    page.on("requestfailed", on_failed)
-    yield seen
-    assert not seen, "\n".join(seen)
-
-
-def sign_in(page: Page, live_server: Any, username: str) -> Page:
-    page.goto(f"{live_server.url}/accounts/login/")
-    field(page, "Username").fill(username)
-    field(page, "Password").fill("x")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-    return page
-
-
-@pytest.fixture
 def alice_signed_in(page: Page, live_server: Any, transactional_db: None, alice: Any) -> Page:
     return sign_in(page, live_server, "alice")
-
-
-@pytest.fixture
-def kim_signed_in(page: Page, live_server: Any, transactional_db: None, django_user_model: Any) -> Page:
-    """Kim, a key administrator, signed in."""
-    put_in_role(django_user_model.objects.create_user(username="kim", password="x"), "Key administrators")
-    return sign_in(page, live_server, "kim")
 
 
 def requests_to(fake: FakeNetSuite, path: str) -> int:

@@ -16,8 +16,7 @@ from playwright.sync_api import Page, ViewportSize, expect
 from api.services import api_client_create
 from authentications.services.key_pairs import key_pair_generate
 from authentications.services.pending_keys import key_generate_pending
-from tests.browser.test_authentication_form import field
-from tests.conftest import put_in_role
+from tests.browser.conftest import sign_in
 
 PHONE = ViewportSize(width=390, height=844)
 DESKTOP = ViewportSize(width=1280, height=800)
@@ -49,13 +48,6 @@ PAGES = [
 
 
 @pytest.fixture
-def kim(django_user_model: Any) -> Any:
-    """Kim is a key administrator: she reaches every page of the dashboard but the admin."""
-    user = django_user_model.objects.create_user(username="kim", email="kim@example.com", password="x")
-    return put_in_role(user, "Key administrators")
-
-
-@pytest.fixture
 def site(kim: Any, authentication_in_state: Any) -> dict[str, str]:
     """Two authentications (one with a long name and a pending key), a generated key pair of
     nobody and an API client; the path of each page by its name."""
@@ -83,14 +75,6 @@ def site(kim: Any, authentication_in_state: Any) -> dict[str, str]:
     }
 
 
-def sign_in(page: Page, live_server: Any) -> None:
-    page.goto(f"{live_server.url}/accounts/login/")
-    field(page, "Username").fill("kim")
-    field(page, "Password").fill("x")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
-
-
 def widths(page: Page) -> tuple[int, int]:
     scroll_width, inner_width = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
     return scroll_width, inner_width
@@ -103,7 +87,7 @@ def test_a_page_fits_a_phone_and_its_menu_opens_from_the_toggler(
     """GIVEN a key administrator on a 390 px phone WHEN she opens a page THEN it is no wider than
     the screen, and Sign out is hidden until she presses the menu toggler, then there to press."""
     page.set_viewport_size(PHONE)
-    sign_in(page, live_server)
+    sign_in(page, live_server, "kim")
     page.goto(f"{live_server.url}{site[name]}")
     SCREENSHOTS.mkdir(exist_ok=True)
     page.screenshot(path=SCREENSHOTS / f"{name.replace(' ', '-')}.png", full_page=True)
@@ -140,7 +124,7 @@ def test_a_person_on_a_phone_opens_the_menu_and_signs_out(
     page: Page, live_server: Any, site: dict[str, str]
 ) -> None:
     page.set_viewport_size(PHONE)
-    sign_in(page, live_server)
+    sign_in(page, live_server, "kim")
     page.goto(f"{live_server.url}{site['authentications list']}")
     expect(page.get_by_role("link", name=LONG_NAME)).to_be_visible()
     page.screenshot(path=SCREENSHOT, full_page=True)
@@ -159,7 +143,7 @@ def test_at_1280_px_the_menu_shows_whole_without_a_toggler(
     page: Page, live_server: Any, site: dict[str, str], name: str
 ) -> None:
     page.set_viewport_size(DESKTOP)
-    sign_in(page, live_server)
+    sign_in(page, live_server, "kim")
     page.goto(f"{live_server.url}{site[name]}")
 
     toggler = page.get_by_role("button", name=MENU, include_hidden=True)
@@ -188,7 +172,7 @@ def test_the_menu_marks_the_page_you_are_on(
     page: Page, live_server: Any, site: dict[str, str], name: str, current: str
 ) -> None:
     page.set_viewport_size(DESKTOP)
-    sign_in(page, live_server)
+    sign_in(page, live_server, "kim")
     page.goto(f"{live_server.url}{site[name]}")
 
     menu = page.get_by_role("navigation", name="Main")

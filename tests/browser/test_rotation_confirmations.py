@@ -4,50 +4,17 @@ irreversible step on the page that asks (activate, abandon, revoke, roll back)."
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from playwright.sync_api import ConsoleMessage, Page, Request, expect
+from playwright.sync_api import Page, expect
 
 from authentications.models import HttpAuthentication, SigningKey
 from tests.browser.test_authentication_form import field
-from tests.conftest import new_certificate_id, put_in_role
+from tests.conftest import new_certificate_id
 from tests.fake_netsuite import FakeNetSuite
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
-
-
-@pytest.fixture
-def problems(page: Page) -> Iterator[list[str]]:
-    """Fails the test on a console error or a request that failed: a page that half works."""
-    seen: list[str] = []
-
-    def on_console(message: ConsoleMessage) -> None:
-        if message.type == "error":
-            seen.append(f"console: {message.text}")
-
-    def on_failed(request: Request) -> None:
-        seen.append(f"request failed: {request.method} {request.url} ({request.failure})")
-
-    page.on("console", on_console)
-    page.on("requestfailed", on_failed)
-    yield seen
-    assert not seen, "\n".join(seen)
-
-
-@pytest.fixture
-def kim_signed_in(page: Page, live_server: Any, transactional_db: None, django_user_model: Any) -> Page:
-    """Kim, a key administrator, signed in."""
-    kim = django_user_model.objects.create_user(username="kim", password="x")
-    put_in_role(kim, "Key administrators")
-    page.goto(f"{live_server.url}/accounts/login/")
-    field(page, "Username").fill("kim")
-    field(page, "Password").fill("x")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-    return page
 
 
 def confirm(page: Page, question: str, button: str, *facts: str, shot: str) -> None:
