@@ -65,6 +65,13 @@ class JwtAlgorithm(models.TextChoices):
     ES512 = "ES512", "ES512"
 
 
+class HttpAuthenticationQuerySet(models.QuerySet["HttpAuthentication"]):
+    def for_pages(self) -> HttpAuthenticationQuerySet:
+        """With the token's expiry but not its value: pages show when a token expires, never
+        what it is, so a value that no longer decrypts cannot break a page."""
+        return self.select_related("access_token").defer("access_token__value")
+
+
 class HttpAuthentication(models.Model):
     name = models.CharField(max_length=100, unique=True)
     identifier = models.SlugField(max_length=100, unique=True)
@@ -117,6 +124,8 @@ class HttpAuthentication(models.Model):
     # Single flight: whoever holds an unexpired lease is the one asking NetSuite.
     lease_owner = models.CharField(max_length=64, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = HttpAuthenticationQuerySet.as_manager()
 
     class Meta:
         ordering = ["name"]

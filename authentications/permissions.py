@@ -79,5 +79,4 @@ def authentication_for(
     """
     if permission is not None:
         check_permission(request.user, permission)
-    authentications = HttpAuthentication.objects.select_related("access_token").defer("access_token__value")
-    return get_object_or_404(authentications, identifier=identifier)
+    return get_object_or_404(HttpAuthentication.objects.for_pages(), identifier=identifier)

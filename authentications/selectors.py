@@ -162,10 +162,8 @@ def authentications_listed() -> QuerySet[HttpAuthentication]:
     """The list page's rows: each with its token's expiry (never its value) and its active key
     (never its private key), in two queries however many there are."""
     active_keys = SigningKey.objects.filter(state=SigningKey.State.ACTIVE).defer("private_key")
-    return (
-        HttpAuthentication.objects.select_related("access_token")
-        .defer("access_token__value")
-        .prefetch_related(Prefetch("signing_keys", queryset=active_keys, to_attr="active_keys"))
+    return HttpAuthentication.objects.for_pages().prefetch_related(
+        Prefetch("signing_keys", queryset=active_keys, to_attr="active_keys")
     )
 
 
@@ -179,8 +177,4 @@ def authentication_reread(authentication: HttpAuthentication) -> HttpAuthenticat
     """The record as a button's request left it (its token, its failure counts), read as pages
     read it: the token's value stays in the database, so a value that no longer decrypts
     cannot break the page that shows when it expires."""
-    return (
-        HttpAuthentication.objects.select_related("access_token")
-        .defer("access_token__value")
-        .get(pk=authentication.pk)
-    )
+    return HttpAuthentication.objects.for_pages().get(pk=authentication.pk)
