@@ -50,6 +50,9 @@ def press_three_times_while_netsuite_is_slow(
 ) -> None:
     """Three quick clicks; while NetSuite thinks, the button is disabled and progress is shown."""
     button = page.get_by_role("button", name=label)
+    # The button shows before the page's scripts have run (they load at the end of the body);
+    # clicks that early met no guard and, under CI's load, navigated away mid-check.
+    page.wait_for_load_state("load")
     fake.delay = SLOW_SECONDS
     # The mouse rather than button.click(), which would wait for the page a form post opens.
     button.scroll_into_view_if_needed()
