@@ -75,3 +75,12 @@ window.addEventListener("pageshow", (event) => {
     }
   }
 });
+
+// The answer appears where the eye is not: focus moves to it, so a screen reader reads it and
+// the next Tab goes on from it. A result region says so with data-focus-result (and tabindex="-1").
+document.addEventListener("htmx:afterSwap", (event) => {
+  const target = event.detail && event.detail.target;
+  if (target instanceof HTMLElement && target.matches("[data-focus-result]") && target.textContent.trim()) {
+    target.focus();
+  }
+});

@@ -92,6 +92,8 @@ def test_retrieve_on_the_detail_page_waits_and_replaces_the_stale_status(
     press_three_times_while_netsuite_is_slow(page, fake_netsuite, RETRIEVE, "Asking NetSuite for a token")
 
     expect(page.locator("#retrieve-result")).to_contain_text("Access token retrieved, valid until")
+    # Focus follows the answer, so a screen reader reads it and Tab goes on from there.
+    expect(page.locator("#retrieve-result")).to_be_focused()
     all_answered(page)
     assert requests_to(fake_netsuite, TOKEN_PATH) == 1
     expect(progress(page, "Asking NetSuite for a token")).to_be_hidden()
@@ -121,6 +123,7 @@ def test_send_test_request_waits_sends_once_and_replaces_the_stale_status(
     )
 
     expect(page.locator("#test-request-result")).to_contain_text("HTTP 200")
+    expect(page.locator("#test-request-result")).to_be_focused()
     all_answered(page)
     assert requests_to(fake_netsuite, RECORD_PATH) == 1
     assert requests_to(fake_netsuite, TOKEN_PATH) == 1
