@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PORT ?= 8000
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint bench screenshots clean
 
 install: $(STAMP) node_modules/.package-lock.json
 
@@ -40,6 +40,10 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy .
 	$(VENV)/bin/lint-imports --no-cache
+
+# The README's pictures, taken by the browser flows (tests/browser/test_flow_*.py) as they run.
+screenshots: install
+	NSCONNECT_README_PICTURES=$(CURDIR)/docs/screenshots $(PY) -m pytest -p no:cacheprovider tests/browser/test_flow_*.py
 
 bench: install .env
 	$(PY) -m bench.bench_signing

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -127,3 +128,50 @@ def kim(django_user_model: Any) -> Any:
 @pytest.fixture
 def kim_signed_in(page: Page, live_server: Any, transactional_db: None, kim: Any) -> Page:
     return sign_in(page, live_server, "kim")
+
+
+# Where each flow leaves its screenshots (one folder a test), and where `make screenshots` has
+# the README's pictures written (NSCONNECT_README_PICTURES, set by the Makefile).
+SCREENSHOTS = HERE.parents[1] / "var" / "screenshots"
+README_PICTURES = "NSCONNECT_README_PICTURES"
+
+
+class Flow:
+    """A person's way through the dashboard, checked on every page it stops at.
+
+    `seen(step)` is called where the person looks at a page: axe-core must find no critical or
+    serious violation on it, and a screenshot of it goes to var/screenshots/<test>/. At the end of
+    the test the last page is checked and photographed too, and a console error or failed request
+    anywhere fails the test (the `problems` fixture).
+    """
+
+    def __init__(self, page: Page, name: str) -> None:
+        self.page = page
+        self.folder = SCREENSHOTS / name
+        # Only this run's screenshots: a step renamed or dropped since leaves nothing behind.
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.steps = 0
+        self.pictures = os.environ.get(README_PICTURES, "")
+
+    def seen(self, step: str, *, picture: str = "") -> None:
+        """Checks the page as it is now. `picture` names the README picture this view is."""
+        from tests.browser.axe import serious_violations
+
+        found = serious_violations(self.page)
+        self.steps += 1
+        path = self.folder / f"{self.steps:02d}-{step}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=path, full_page=True)
+        if picture and self.pictures:
+            Path(self.pictures).mkdir(parents=True, exist_ok=True)
+            self.page.screenshot(path=Path(self.pictures) / f"{picture}.png", full_page=True)
+        assert not found, f"axe on {self.page.url} ({step}):\n" + "\n".join(found)
+
+
+@pytest.fixture
+def flow(page: Page, problems: list[str], request: pytest.FixtureRequest) -> Iterator[Flow]:
+    name = request.node.name.replace("[chromium]", "").removeprefix("test_")
+    journey = Flow(page, name)
+    yield journey
+    if not page.is_closed() and page.url.startswith("http"):
+        journey.seen("end")
