@@ -51,6 +51,13 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "args": CHROMIUM_ARGS}
 
 
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    # Bootstrap then draws no transitions: axe and screenshots see a button's final colours,
+    # never a hover fading in or out.
+    return {**browser_context_args, "reduced_motion": "reduce"}
+
+
 # Chromium logs each violation to the console ("Refused to execute inline script because it
 # violates the following Content Security Policy directive ..."); the page's own
 # securitypolicyviolation event is reported too, should a Chromium word its message otherwise.
