@@ -46,7 +46,7 @@ screenshots: install
 	NSCONNECT_README_PICTURES=$(CURDIR)/docs/screenshots $(PY) -m pytest -p no:cacheprovider tests/browser/test_flow_*.py
 
 bench: install .env
-	$(PY) -m bench.bench_signing
+	$(PY) -m bench
 
 clean:
 	rm -rf $(VENV) node_modules staticfiles .pytest_cache .mypy_cache .ruff_cache

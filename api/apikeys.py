@@ -8,12 +8,18 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from django.db.models import ExpressionWrapper, F, OuterRef, Subquery, TextField
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.debug import sensitive_variables
 
 from api.models import ApiClient
+from authentications.fields import DecryptionError, decrypt
+from authentications.models import AccessToken, HttpAuthentication, SigningKey
 
 KEY_START = "nsc_"
 PREFIX_LENGTH = 8
@@ -57,3 +63,61 @@ def client_for_key(key: str) -> ApiClient | None:
         if constant_time_compare(client.key_hash, digest):
             return client
     return None
+
+
+@dataclass(frozen=True)
+class Grant:
+    """A key's client allowed to read one authentication, with what serving its token needs:
+    the stored token (None if there is none or it no longer decrypts) and the active key's expiry."""
+
+    client: ApiClient
+    authentication: HttpAuthentication
+    token: AccessToken | None
+    key_expires_at: datetime | None
+
+
+@sensitive_variables()
+def grant_for_key(key: str, identifier: str) -> Grant | None:
+    """The grant of this key to the authentication, in one query; None if the key is unknown or
+    revoked, or may not read it, or no authentication has this identifier (the caller tells which)."""
+    digest = key_hash(key)
+    ciphertext = ExpressionWrapper(F("httpauthentication__access_token__value"), output_field=TextField())
+    active_keys = SigningKey.objects.filter(
+        authentication=OuterRef("httpauthentication"), state=SigningKey.State.ACTIVE
+    ).order_by("pk")
+    links = (
+        ApiClient.authentications.through.objects.filter(
+            apiclient__key_prefix=key_prefix(key),
+            apiclient__revoked_at__isnull=True,
+            httpauthentication__identifier=identifier,
+        )
+        .select_related("apiclient", "httpauthentication", "httpauthentication__access_token")
+        # Decrypted below, so that a token no other key opens reads as none instead of failing the query.
+        .defer("httpauthentication__access_token__value")
+        .annotate(
+            token_ciphertext=ciphertext,
+            key_expires_at=Subquery(active_keys.values("effective_expires_at")[:1]),
+        )
+    )
+    link: Any  # a row of the through model, with the two annotations above
+    for link in links:
+        if constant_time_compare(link.apiclient.key_hash, digest):
+            authentication = link.httpauthentication
+            return Grant(
+                client=link.apiclient,
+                authentication=authentication,
+                token=_decrypted(authentication.current_token(), link.token_ciphertext),
+                key_expires_at=link.key_expires_at,
+            )
+    return None
+
+
+@sensitive_variables()
+def _decrypted(token: AccessToken | None, ciphertext: str | None) -> AccessToken | None:
+    if token is None or not ciphertext:
+        return None
+    try:
+        token.value = decrypt(ciphertext)
+    except DecryptionError:
+        return None
+    return token

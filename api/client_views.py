@@ -29,6 +29,8 @@ def _listed_clients() -> QuerySet[ApiClient]:
 @require_http_methods(["GET"])
 @require_permission(MANAGE_API_CLIENTS)
 def client_list(request: HttpRequest) -> HttpResponse:
+    # Uses counted in the cache since the last flush are shown too, not up to a flush late.
+    services.api_usage_flush()
     return render(request, "api/client_list.html", {"clients": _listed_clients()})
 
 

@@ -1,7 +1,8 @@
-"""Per-client rate limit: a fixed one-minute window counted in the client's own row.
+"""Per-client rate limit: a fixed one-minute window, shared by every web process.
 
-Each step is one conditional UPDATE, atomic on PostgreSQL and SQLite alike, so any
-number of web processes share one count without a cache server or a lock.
+With a shared cache (NSCONNECT_API_COUNT_IN_CACHE) the window is one atomic counter
+there, and a request writes nothing to the database. Without one it is counted in the
+client's own row, each step one conditional UPDATE, atomic on PostgreSQL and SQLite alike.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import math
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -22,12 +24,34 @@ def _window_start(now: datetime) -> datetime:
     return now.replace(second=0, microsecond=0)
 
 
-def admit(client: ApiClient, now: datetime | None = None) -> int | None:
-    """Count one request for the client. None if it is admitted, else the seconds until it may retry.
+def _retry_after(window: datetime, now: datetime) -> int:
+    return max(1, math.ceil((window + WINDOW - now).total_seconds()))
 
-    Admitted requests also set the client's `last used`, in the same statement.
-    """
+
+def admit(client: ApiClient, now: datetime | None = None) -> int | None:
+    """Count one request for the client. None if it is admitted, else the seconds until it may retry."""
     now = now or timezone.now()
+    if settings.NSCONNECT_API_COUNT_IN_CACHE:
+        return _admit_in_cache(client, now)
+    return _admit_in_database(client, now)
+
+
+def _admit_in_cache(client: ApiClient, now: datetime) -> int | None:
+    window = _window_start(now)
+    key = f"nsconnect:api:rate:{client.pk}:{int(window.timestamp())}"
+    try:
+        count = cache.incr(key)
+    except ValueError:
+        # The first request of the minute opens its counter; add() lets one of several racing do it.
+        cache.add(key, 0, timeout=int(2 * WINDOW.total_seconds()))
+        count = cache.incr(key)
+    if count <= settings.NSCONNECT_API_RATE_LIMIT:
+        return None
+    return _retry_after(window, now)
+
+
+def _admit_in_database(client: ApiClient, now: datetime) -> int | None:
+    """Admitted requests also set the client's `last used`, in the same statement."""
     window = _window_start(now)
     limit = settings.NSCONNECT_API_RATE_LIMIT
     rows = ApiClient.objects.filter(pk=client.pk)
@@ -43,4 +67,4 @@ def admit(client: ApiClient, now: datetime | None = None) -> int | None:
     # Another process opened this minute between our two updates: take a place in it if one is left.
     if in_window.update(window_count=F("window_count") + 1, last_used_at=now):
         return None
-    return max(1, math.ceil((window + WINDOW - now).total_seconds()))
+    return _retry_after(window, now)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
+from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, Q, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -83,14 +87,99 @@ def api_client_revoke(*, client: ApiClient, actor: Actor, ip_address: str | None
 def api_usage_record(
     *, client: ApiClient, authentication: HttpAuthentication, now: datetime | None = None
 ) -> None:
-    """Count one request of the client for the authentication's token."""
+    """Count one request of the client for the authentication's token: in the cache when it is
+    shared (NSCONNECT_API_COUNT_IN_CACHE), to reach the database at the next flush, else at once."""
     now = now or timezone.now()
-    usage = ApiUsage.objects.filter(client=client, authentication=authentication)
-    if usage.update(count=F("count") + 1, last_used_at=now):
+    if not settings.NSCONNECT_API_COUNT_IN_CACHE:
+        # The rate limit's UPDATE already set the client's last use.
+        _usage_add(client.pk, authentication.pk, 1, now, client_too=False)
         return
+    count_key, last_key = _usage_keys(client.pk, authentication.pk)
     try:
-        with transaction.atomic():
-            ApiUsage.objects.create(client=client, authentication=authentication, count=1, last_used_at=now)
-    except IntegrityError:
-        # Another process made the row between our update and our insert.
-        usage.update(count=F("count") + 1, last_used_at=now)
+        cache.incr(count_key)
+    except ValueError:
+        cache.add(count_key, 0, timeout=None)
+        cache.incr(count_key)
+    cache.set(last_key, now.timestamp(), timeout=None)
+    _flush_when_due()
+
+
+def api_usage_flush() -> int:
+    """Move the uses counted in the cache into the database; returns how many were moved.
+
+    One flush at a time (a lock in the cache), so no count is moved twice. Run by the API
+    client list before it reads, and by token requests at most every
+    NSCONNECT_API_USAGE_FLUSH_SECONDS."""
+    if not settings.NSCONNECT_API_COUNT_IN_CACHE or not cache.add(_FLUSH_LOCK, 1, timeout=60):
+        return 0
+    try:
+        return _flush()
+    finally:
+        cache.delete(_FLUSH_LOCK)
+
+
+_FLUSH_LOCK = "nsconnect:api:usage:flushing"
+_FLUSHED_RECENTLY = "nsconnect:api:usage:flushed"
+# When this process last looked whether a flush is due (the look itself costs a round trip);
+# a new process waits one interval, as if it had just looked.
+_last_look = time.monotonic()
+
+
+def _usage_keys(client_id: int, authentication_id: int) -> tuple[str, str]:
+    pair = f"{client_id}:{authentication_id}"
+    return f"nsconnect:api:uses:{pair}", f"nsconnect:api:used:{pair}"
+
+
+def _flush_when_due() -> None:
+    global _last_look
+    interval = settings.NSCONNECT_API_USAGE_FLUSH_SECONDS
+    now = time.monotonic()
+    if now - _last_look < interval:
+        return
+    _last_look = now
+    # One process in the interval flushes for all.
+    if interval <= 0 or cache.add(_FLUSHED_RECENTLY, 1, timeout=interval):
+        api_usage_flush()
+
+
+def _flush() -> int:
+    # Counts exist only for pairs a client may read (or could when it asked), revoked ones too.
+    links = ApiClient.authentications.through.objects.all()
+    pairs = list(links.values_list("apiclient_id", "httpauthentication_id"))
+    keys = {pair: _usage_keys(*pair) for pair in pairs}
+    found = cache.get_many([key for count_key, last_key in keys.values() for key in (count_key, last_key)])
+    moved = 0
+    for pair, (count_key, last_key) in keys.items():
+        count = int(found.get(count_key) or 0)
+        last = found.get(last_key)
+        if count <= 0 or last is None:
+            continue
+        # Taken out of the cache before written: a crash in between loses counts rather than doubles them.
+        cache.decr(count_key, count)
+        _usage_add(*pair, count, datetime.fromtimestamp(float(last), tz=UTC), client_too=True)
+        moved += count
+    return moved
+
+
+def _usage_add(
+    client_id: int, authentication_id: int, count: int, last_used_at: datetime, *, client_too: bool
+) -> None:
+    usage = ApiUsage.objects.filter(client_id=client_id, authentication_id=authentication_id)
+    later = Greatest(F("last_used_at"), Value(last_used_at))
+    if not usage.update(count=F("count") + count, last_used_at=later):
+        try:
+            with transaction.atomic():
+                ApiUsage.objects.create(
+                    client_id=client_id,
+                    authentication_id=authentication_id,
+                    count=count,
+                    last_used_at=last_used_at,
+                )
+        except IntegrityError:
+            # Another process made the row between our update and our insert.
+            usage.update(count=F("count") + count, last_used_at=later)
+    if not client_too:
+        return
+    ApiClient.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=last_used_at), pk=client_id
+    ).update(last_used_at=last_used_at)

@@ -76,25 +76,35 @@ def _unauthorized(detail: str) -> Refused:
     return Refused(_error(401, detail, {"WWW-Authenticate": 'Bearer realm="nsconnect"'}))
 
 
-def _client_and_authentication(request: HttpRequest, identifier: str) -> tuple[ApiClient, HttpAuthentication]:
+def _client_and_authentication(
+    request: HttpRequest, identifier: str
+) -> tuple[ApiClient, HttpAuthentication, token_single_flight.StoredState | None]:
     """Who is asking, whether they may ask now, and for what; in that order, so that
-    nothing about authentications is told to a caller without a valid key."""
+    nothing about authentications is told to a caller without a valid key.
+
+    A key allowed to read the authentication is found in one query, with what serving
+    its token needs; only a refusal takes the longer way, which tells which check failed."""
     key = apikeys.bearer_key(request)
     if key is None:
         raise _unauthorized("Send an API key as 'Authorization: Bearer nsc_...'.")
-    client = apikeys.client_for_key(key)
+    grant = apikeys.grant_for_key(key, identifier)
+    client = grant.client if grant is not None else apikeys.client_for_key(key)
     if client is None:
         raise _unauthorized("This API key is unknown or revoked.")
     retry_after = ratelimit.admit(client)
     if retry_after is not None:
         detail = f"More than the allowed requests this minute; retry in {retry_after} s."
         raise Refused(_error(429, detail, {"Retry-After": str(retry_after)}))
+    if grant is not None:
+        stored = token_single_flight.StoredState(token=grant.token, key_expires_at=grant.key_expires_at)
+        return client, grant.authentication, stored
     authentication = HttpAuthentication.objects.filter(identifier=identifier).first()
     if authentication is None:
         raise Refused(_error(404, "No authentication has this identifier."))
     if not client.may_read(authentication):
         raise Refused(_error(403, "This API key may not read this authentication."))
-    return client, authentication
+    # Allowed since the first look: the token and the key are read again by the service.
+    return client, authentication, None
 
 
 def _token_body(token: AccessToken, now: datetime) -> dict[str, Any]:
@@ -121,7 +131,7 @@ def _retry_after(authentication: HttpAuthentication) -> dict[str, str]:
 @sensitive_variables()
 def token(request: HttpRequest, identifier: str) -> JsonResponse:
     try:
-        client, authentication = _client_and_authentication(request, identifier)
+        client, authentication, stored = _client_and_authentication(request, identifier)
     except Refused as refused:
         return refused.response
     services.api_usage_record(client=client, authentication=authentication)
@@ -131,6 +141,7 @@ def token(request: HttpRequest, identifier: str) -> JsonResponse:
             authentication,
             actor=f"api client {client.name}",
             ip_address=client_ip(request),
+            stored=stored,
         )
     except token_single_flight.TokenUnavailable as error:
         return _error(503, str(error), _retry_after(authentication))

@@ -10,9 +10,16 @@ from celery import Task, shared_task
 from django.conf import settings
 from django.db import DatabaseError
 
-from authentications.selectors import authentications_due
-from authentications.services import expiry_notices, key_pairs, refresh_alerts, retired_keys, token_attempt
+from authentications.services import (
+    expiry_notices,
+    key_pairs,
+    refresh_alerts,
+    retired_keys,
+    token_attempt,
+    token_sweep,
+)
 from authentications.services.token_single_flight import DatabaseUnavailable, refresh_scheduled
+from authentications.services.token_sweep import due_batches
 
 # Just under the sweep's minute: a refresh still queued by then is enqueued again by
 # the next sweep, so older copies can go rather than pile up behind a slow NetSuite.
@@ -44,24 +51,57 @@ def retry_soon(task: Task) -> str:
 # Results are kept only where CELERY_RESULT_BACKEND is set; they hold no secret.
 @shared_task(bind=True, max_retries=DATABASE_MAX_RETRIES, ignore_result=False)
 def sweep_tokens(self: Task) -> int | str:
-    """Enqueue one refresh per authentication whose token is due; return how many (retried
-    soon when the database fails the query, "failed: database" once the retries are spent)."""
+    """Enqueue the authentications whose token is due, in batches of whole NetSuite accounts,
+    one per worker process; return how many (retried soon when the database fails the query,
+    "failed: database" once the retries are spent)."""
     try:
-        due = authentications_due()
+        batches = due_batches()
     except DatabaseError as error:
         token_attempt.failure_for(error, what="while looking for due tokens")  # logs it, without values
         return retry_soon(self)
-    for authentication_id in due:
-        refresh_token.delay(authentication_id)
-    return len(due)
+    for batch in batches:
+        refresh_tokens.delay(batch, token_sweep.batch_in_flight(len(batches)))
+    return sum(len(batch) for batch in batches)
+
+
+@shared_task(
+    bind=True,
+    expires=REFRESH_EXPIRES_SECONDS,
+    max_retries=DATABASE_MAX_RETRIES,
+    ignore_result=False,
+    # A batch starts refreshes for BATCH_SECONDS, and the last may run as long as any task.
+    soft_time_limit=token_sweep.BATCH_SECONDS + settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    time_limit=token_sweep.BATCH_SECONDS + settings.CELERY_TASK_TIME_LIMIT,
+)
+def refresh_tokens(self: Task, authentication_ids: list[int], in_flight: int) -> dict[str, int] | str:
+    """Refresh a batch of due authentications, up to in_flight requests at once and
+    NSCONNECT_ACCOUNT_CONCURRENCY per NetSuite account; return how many ended how. Those the
+    database failed are tried again soon, as a smaller batch that waits out the leases the
+    failure may have left behind (a first run leaves a held lease to its holder)."""
+    refresh = token_sweep.refresh_waiting if self.request.retries else token_sweep.refresh_claimed
+    try:
+        outcome = token_sweep.refresh_batch(authentication_ids, in_flight=in_flight, refresh=refresh)
+    except DatabaseError as error:
+        token_attempt.failure_for(error, what="while reading a batch of due tokens")
+        outcome = token_sweep.BatchOutcome(database_failed=list(authentication_ids))
+    if outcome.database_failed:
+        if self.request.called_directly or self.request.retries >= DATABASE_MAX_RETRIES:
+            return f"failed: {token_attempt.DATABASE_FAILURE}"
+        raise self.retry(
+            args=(sorted(outcome.database_failed), in_flight),
+            countdown=DATABASE_FIRST_RETRY_SECONDS * 2**self.request.retries,
+            exc=DatabaseUnavailable("the database could not be used"),
+        ) from None
+    return token_sweep.status_counts(outcome)
 
 
 @shared_task(
     bind=True, expires=REFRESH_EXPIRES_SECONDS, max_retries=DATABASE_MAX_RETRIES, ignore_result=False
 )
 def refresh_token(self: Task, authentication_id: int) -> str:
-    """Refresh one authentication's token if it is still due (single flight); retried soon
-    when the database failed it, since nothing was stored and NetSuite was not the problem."""
+    """Refresh one authentication's token if it is still due (single flight, waiting for
+    another holder); retried soon when the database failed it, since nothing was stored and
+    NetSuite was not the problem. The sweep refreshes in batches (refresh_tokens) instead."""
     try:
         return refresh_scheduled(authentication_id)
     except DatabaseUnavailable:

@@ -33,3 +33,16 @@ def refuse_unsafe_start(sender: Any = None, **kwargs: Any) -> None:
         checks.refuse_unsafe_start()
     except ImproperlyConfigured as problem:
         raise SystemExit(f"nsconnect worker refused to start: {problem}") from None
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def close_old_database_connections(sender: Any = None, **kwargs: Any) -> None:
+    # What Django does around each request: a connection is closed only once it is broken or
+    # older than CONN_MAX_AGE (CELERY_DB_REUSE_MAX stops the fixup closing it every time).
+    # Not for a task applied in the caller's process: its connection is the caller's.
+    if sender is None or getattr(sender.request, "is_eager", False):
+        return
+    from django.db import close_old_connections
+
+    close_old_connections()

@@ -139,6 +139,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory, so that tests can reach it from other processes.
     # One per test run, so that two runs at once do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-nsconnect-{os.getpid()}.sqlite3")}
+else:
+    # A server's connection costs milliseconds to open (a new process on PostgreSQL): keep it
+    # a minute, checked before reuse so a restarted server costs one error, not every request.
+    # A SQLite file opens in microseconds, and a kept one would hold its file across tests.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -286,6 +292,15 @@ NSCONNECT_HTTP_CONNECT_TIMEOUT = env.float("NSCONNECT_HTTP_CONNECT_TIMEOUT", def
 NSCONNECT_HTTP_READ_TIMEOUT = env.float("NSCONNECT_HTTP_READ_TIMEOUT", default=20.0)
 # Scheduled refresh renews a token this many seconds before it expires.
 NSCONNECT_REFRESH_MARGIN_SECONDS = env.int("NSCONNECT_REFRESH_MARGIN_SECONDS", default=600)
+# The scheduled refresh keeps at most this many requests to NetSuite in flight from the
+# worker, and at most NSCONNECT_ACCOUNT_CONCURRENCY to one NetSuite account (a token URL's
+# host): NetSuite limits concurrent requests per account, and refuses what exceeds it.
+NSCONNECT_NETSUITE_CONCURRENCY = env.int("NSCONNECT_NETSUITE_CONCURRENCY", default=32)
+NSCONNECT_ACCOUNT_CONCURRENCY = env.int("NSCONNECT_ACCOUNT_CONCURRENCY", default=4)
+if NSCONNECT_NETSUITE_CONCURRENCY < 1 or NSCONNECT_ACCOUNT_CONCURRENCY < 1:
+    raise ImproperlyConfigured(
+        "NSCONNECT_NETSUITE_CONCURRENCY and NSCONNECT_ACCOUNT_CONCURRENCY must be 1 or more."
+    )
 # Besides active staff with an address and each record's own list.
 NSCONNECT_ALERT_EMAILS = env.list("NSCONNECT_ALERT_EMAILS", default=[])
 # Where links in emails point.
@@ -295,6 +310,16 @@ NSCONNECT_BASE_URL = env.str("NSCONNECT_BASE_URL", default="http://127.0.0.1:800
 NSCONNECT_EXPIRY_ALERT_DAYS = env.list("NSCONNECT_EXPIRY_ALERT_DAYS", cast=int, default=[60, 30, 14, 7, 1])
 # Token API requests each API client may make per minute; past it the API answers 429.
 NSCONNECT_API_RATE_LIMIT = env.int("NSCONNECT_API_RATE_LIMIT", default=600)
+# The token API counts requests (rate limit) and uses in the cache when every web process
+# shares it (Redis, Memcached): no database write per request, so one API key's requests do
+# not queue on its row. Otherwise (each process's own memory) they are counted in the database.
+_SHARED_CACHES = ("RedisCache", "PyMemcacheCache", "PyLibMCCache")
+NSCONNECT_API_COUNT_IN_CACHE = env.bool(
+    "NSCONNECT_API_COUNT_IN_CACHE", default=CACHES["default"]["BACKEND"].rpartition(".")[2] in _SHARED_CACHES
+)
+# Counted in the cache, uses reach the database (the API client list) at most this many
+# seconds late; the list page itself brings them up to date whenever it is shown.
+NSCONNECT_API_USAGE_FLUSH_SECONDS = env.int("NSCONNECT_API_USAGE_FLUSH_SECONDS", default=10)
 # Days a retired signing key is kept (encrypted) so it can be rolled back to; after
 # them the daily wipe_retired_keys task empties its private key.
 NSCONNECT_RETIRED_KEY_RETENTION_DAYS = env.int("NSCONNECT_RETIRED_KEY_RETENTION_DAYS", default=14)
@@ -332,6 +357,8 @@ if CELERY_BROKER_URL.startswith("filesystem:"):
         "data_folder_out": str(_celery_queue),
         "processed_folder": str(_celery_folder / "processed"),
         "control_folder": str(_celery_folder / "control"),
+        # kombu looks for new messages once a second unless told: two a second at most.
+        "polling_interval": 0.1,
     }
     # Messages carry task arguments and control replies: owner-only, like the database. A
     # folder named by the URL is only made, never re-moded; the broker's own folders are.
@@ -349,6 +376,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Celery's Django fixup closes every database connection around every task, whatever
+# CONN_MAX_AGE says, unless this is set; then nsconnect/celery.py closes only the broken or
+# obsolete ones after each task, as Django does after each request.
+CELERY_DB_REUSE_MAX = 1_000_000
 # A refresh may wait out another holder's lease (HTTP timeouts + 10 s, see
 # authentications/services/token_single_flight.py) and then make its own request: the soft limit leaves
 # room for both; the hard one ends a task stuck past that.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -103,6 +104,11 @@ class Registered:
     @property
     def algorithm(self) -> str:
         return keyfactory.ALGORITHM_FOR_KIND[self.kind]
+
+
+def page_text(html: str) -> str:
+    """A page's words as a person reads them, without the markup between them."""
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
 
 
 def new_consumer_key() -> str:

@@ -149,14 +149,44 @@ def _bad_request(reason: str) -> _Reject:
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
     protocol_version = "HTTP/1.1"  # keep-alive, as requests' connection pool expects
+    # Headers and body leave in separate writes: with Nagle on, the body waited for the
+    # client's delayed ACK, about 44 ms on every keep-alive answer, and every latency measured.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # tests stay quiet; the CLI prints its own line per request
 
     def _serve(self) -> None:
-        self.server.fake._handle(self)
+        fake = self.server.fake
+        gauges = (fake.in_flight, *((fake.gauge,) if fake.gauge else ()))
+        for gauge in gauges:
+            gauge.enter()
+        try:
+            fake._handle(self)
+        finally:
+            for gauge in gauges:
+                gauge.leave()
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+
+class InFlight:
+    """How many requests are being answered now, and the most at once: one fake's, or several
+    fakes' together (one gauge handed to each, as the benchmark's accounts share one)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.now = 0
+        self.most = 0
+
+    def enter(self) -> None:
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+
+    def leave(self) -> None:
+        with self._lock:
+            self.now -= 1
 
 
 class _Server(ThreadingHTTPServer):
@@ -212,8 +242,13 @@ def self_signed_files(hosts: list[str], folder: str) -> tuple[str, str]:
 
 
 class FakeNetSuite:
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, tls: bool = False) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, tls: bool = False, gauge: InFlight | None = None
+    ) -> None:
         self._host, self._port = host, port
+        # Requests being answered by this fake (in_flight), and by a group of fakes (gauge).
+        self.in_flight = InFlight()
+        self.gauge = gauge
         # tls=True: HTTPS with a self-signed certificate (made at start, in a temporary folder):
         # untrusted unless the client is told to trust certificate_file.
         self._tls = tls

@@ -402,11 +402,11 @@ def test_a_sweep_that_meets_a_database_error_is_retried_and_gives_up_in_the_end(
     again and enqueues the refresh; WHEN it fails every time THEN the sweep gives up after its
     retries with a short status. (Run eagerly: the retries do not wait out their back-off.)"""
     authentication = authentication_in_state("Swept", token_seconds=120)
-    really_due = tasks.authentications_due
+    really_due = tasks.due_batches
     attempts: list[int] = []
 
-    def refused(times: int) -> Callable[[], list[int]]:
-        def due() -> list[int]:
+    def refused(times: int) -> Callable[[], list[list[int]]]:
+        def due() -> list[list[int]]:
             attempts.append(1)
             if len(attempts) <= times:
                 raise OperationalError("connection refused")
@@ -414,14 +414,14 @@ def test_a_sweep_that_meets_a_database_error_is_retried_and_gives_up_in_the_end(
 
         return due
 
-    with mock.patch.object(tasks.refresh_token, "delay") as delay:
-        monkeypatch.setattr(tasks, "authentications_due", refused(times=1))
+    with mock.patch.object(tasks.refresh_tokens, "delay") as delay:
+        monkeypatch.setattr(tasks, "due_batches", refused(times=1))
         assert tasks.sweep_tokens.apply().get() == 1
         assert len(attempts) == 2
-        delay.assert_called_once_with(authentication.pk)
+        delay.assert_called_once_with([authentication.pk], mock.ANY)
 
         attempts.clear()
-        monkeypatch.setattr(tasks, "authentications_due", refused(times=100))
+        monkeypatch.setattr(tasks, "due_batches", refused(times=100))
         assert tasks.sweep_tokens.apply().get() == "failed: database"
         assert len(attempts) == 1 + tasks.DATABASE_MAX_RETRIES
         delay.assert_called_once()
@@ -535,9 +535,9 @@ def test_a_worker_killed_mid_refresh_leaves_a_lease_that_expires_and_consumers_a
     assert (row.lease_owner, row.lease_expires_at) == dead_lease  # still live: it did not wait
     assert len(fake_netsuite.requests) == 1
 
-    with mock.patch.object(tasks.refresh_token, "delay") as delay:
+    with mock.patch.object(tasks.refresh_tokens, "delay") as delay:
         assert tasks.sweep_tokens() == 1
-    delay.assert_called_once_with(authentication.pk)
+    delay.assert_called_once_with([authentication.pk], mock.ANY)
     status = tasks.refresh_token(authentication.pk)  # waits for the lease to expire, then asks
 
     token = token_of(authentication)

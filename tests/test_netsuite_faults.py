@@ -3,7 +3,7 @@ stored token, signing key and record survive it unchanged, the token is still se
 status on the record's page says what happened in plain words.
 
 One row per fault, played by the real fake NetSuite (tests/fake_netsuite.py) and met on the path
-the beat takes: sweep_tokens -> refresh_token -> token_single_flight.refresh_scheduled ->
+the beat takes: sweep_tokens -> refresh_tokens (a batch) -> token_sweep.refresh_claimed ->
 token_attempt.token_retrieve.
 How each fault reads at the exchange itself is in test_exchange_faults.py and test_hostile_answers.py.
 """
@@ -32,7 +32,8 @@ from authentications.netsuite.certificate_endpoint import (
     list_certificates,
     revoke_certificate,
 )
-from authentications.services import token_failures, token_single_flight
+from authentications.services import token_failures, token_single_flight, token_sweep
+from tests.conftest import page_text
 from tests.fake_netsuite import HTML, TOKEN_PATH, FakeNetSuite
 
 pytestmark = pytest.mark.django_db
@@ -361,20 +362,20 @@ def assert_status_says(
     token = AccessToken.objects.get(authentication=authentication)
     assert token.value not in page
     # The user also learns that services are unaffected for now.
-    assert (
-        f"The stored token is still valid until {token.expires_at:%Y-%m-%d %H:%M} and still served." in page
-    )
+    valid_until = f"{timezone.localtime(token.expires_at):%Y-%m-%d %H:%M}"
+    assert f"The stored token is still valid until {valid_until} and still served." in page_text(page)
 
 
 def sweep(monkeypatch: Any) -> list[str]:
-    """Run the beat's sweep with its refresh tasks applied at once, in this process: the
-    outcomes of the refresh tasks it enqueued."""
+    """Run the beat's sweep with its batches refreshed at once, in this process: the outcome
+    of each refresh in the batches it enqueued."""
     outcomes: list[str] = []
 
-    def refresh_now(authentication_id: int) -> None:
-        outcomes.append(tasks.refresh_token.apply(args=(authentication_id,)).get())
+    def refresh_now(authentication_ids: list[int], in_flight: int) -> None:
+        statuses = token_sweep.refresh_batch(authentication_ids, in_flight=in_flight).statuses
+        outcomes.extend(statuses[pk] for pk in sorted(statuses))
 
-    monkeypatch.setattr(tasks.refresh_token, "delay", refresh_now)
+    monkeypatch.setattr(tasks.refresh_tokens, "delay", refresh_now)
     tasks.sweep_tokens.apply().get()
     return outcomes
 

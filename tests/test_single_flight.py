@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import hashlib
 import os
@@ -65,6 +66,26 @@ def test_twenty_threads_make_one_request_and_share_its_token(expired, fake_netsu
     assert len(fake_netsuite.requests) == 1
     assert len(results) == 20
     assert set(results) == {fake_netsuite.issued_tokens[0]}
+
+
+def test_waiters_are_woken_by_the_release_instead_of_polling(expired, fake_netsuite, monkeypatch):
+    """GIVEN NetSuite answering in half a second WHEN 20 threads ask at once
+    THEN one asks, and each of the others looks at the lease at most twice (on arrival, and
+    once more if it just began listening for the release): it sleeps until woken, not polls."""
+    fake_netsuite.delay = 0.5
+    claims: collections.Counter[int] = collections.Counter()
+    claim = token_single_flight.lease_claim
+
+    def counted_claim(authentication_id: int, owner: str) -> bool:
+        claims[threading.get_ident()] += 1
+        return claim(authentication_id, owner)
+
+    monkeypatch.setattr(token_single_flight, "lease_claim", counted_claim)
+    results = ask_at_once(20, expired.pk)
+
+    assert len(fake_netsuite.requests) == 1
+    assert set(results) == {fake_netsuite.issued_tokens[0]}
+    assert max(claims.values()) <= 2, claims
 
 
 def test_four_processes_make_one_request_and_share_its_token(expired, fake_netsuite):

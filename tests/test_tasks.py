@@ -7,6 +7,7 @@ import datetime as dt
 from unittest import mock
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from authentications import tasks
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def test_the_sweep_enqueues_exactly_the_authentications_due(authentication_in_state, fake_netsuite, settings):
     """GIVEN authentications in every state WHEN the sweep runs THEN only those that need a token
-    now are enqueued, each once, by id."""
+    now are enqueued, each once, by id, in batches."""
     settings.NSCONNECT_REFRESH_MARGIN_SECONDS = 600
     no_token = authentication_in_state("No token yet")
     expiring = authentication_in_state("Expiring", token_seconds=300)
@@ -26,10 +27,11 @@ def test_the_sweep_enqueues_exactly_the_authentications_due(authentication_in_st
     authentication_in_state("Stopped", retries_stopped=True)
     authentication_in_state("Backing off", next_attempt_at=timezone.now() + dt.timedelta(minutes=5))
 
-    with mock.patch.object(tasks.refresh_token, "delay") as delay:
+    with mock.patch.object(tasks.refresh_tokens, "delay") as delay:
         count = tasks.sweep_tokens()
 
-    assert sorted(call.args for call in delay.call_args_list) == sorted([(no_token.pk,), (expiring.pk,)])
+    enqueued = [pk for call in delay.call_args_list for pk in call.args[0]]
+    assert sorted(enqueued) == sorted([no_token.pk, expiring.pk])
     assert count == 2
     assert fake_netsuite.requests == []  # the sweep itself never asks NetSuite
 
@@ -37,10 +39,10 @@ def test_the_sweep_enqueues_exactly_the_authentications_due(authentication_in_st
 def test_a_back_off_that_has_passed_is_due_again(authentication_in_state):
     waited = authentication_in_state("Waited", next_attempt_at=timezone.now() - dt.timedelta(seconds=1))
 
-    with mock.patch.object(tasks.refresh_token, "delay") as delay:
+    with mock.patch.object(tasks.refresh_tokens, "delay") as delay:
         tasks.sweep_tokens()
 
-    delay.assert_called_once_with(waited.pk)
+    delay.assert_called_once_with([waited.pk], settings.NSCONNECT_NETSUITE_CONCURRENCY)
 
 
 def test_refresh_token_twice_makes_one_request(authentication_in_state, fake_netsuite):

@@ -13,9 +13,11 @@ import logging
 import traceback
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, ClassVar
 
 from cryptography.exceptions import UnsupportedAlgorithm
 from django.db import DatabaseError, transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -118,6 +120,9 @@ class _Signer:
     scopes: str
     signing_key_id: int | None
 
+    # The authentication's fields a signer is made of.
+    FIELDS: ClassVar[tuple[str, ...]] = ("token_url", "consumer_key", "scopes")
+
     @classmethod
     def of(cls, authentication: HttpAuthentication, signing_key_id: int | None) -> _Signer:
         return cls(
@@ -125,32 +130,38 @@ class _Signer:
         )
 
 
-def _active_key_id(authentication: HttpAuthentication) -> int | None:
-    active = SigningKey.objects.filter(authentication=authentication, state=SigningKey.State.ACTIVE)
-    return active.values_list("pk", flat=True).first()
+# What "not read yet" looks like for token_retrieve's signing_key: None means "there is none".
+_UNREAD: Any = object()
 
 
 @sensitive_variables()
 def token_retrieve(
-    *, authentication: HttpAuthentication, actor: Actor, ip_address: str | None = None
+    *,
+    authentication: HttpAuthentication,
+    actor: Actor,
+    ip_address: str | None = None,
+    signing_key: SigningKey | None = _UNREAD,
+    lease_owner: str = "",
 ) -> AccessToken:
     """Ask NetSuite for a token with the active key and make it the current one.
 
-    Callers that may run concurrently go through token_single_flight.token_get.
-    On failure (of any kind) the previous token and key stay as they were; the status,
-    back-off and audit trail record it, and a TokenRequestError is raised.
+    Callers that may run concurrently go through token_single_flight.token_get, or claim the
+    lease themselves (the sweep) and pass its lease_owner, released with the stored token.
+    A caller that has just read the active key passes it as signing_key (its private key
+    deferred or not). On failure (of any kind) the previous token and key stay as they were;
+    the status, back-off and audit trail record it, and a TokenRequestError is raised.
     """
     now = timezone.now()
-    signing_key: SigningKey | None = None
     try:
         # active_key() leaves the private key unread until signing, so that a key that no
         # longer decrypts is a failure of this attempt, with its Certificate ID known.
-        signing_key = authentication.active_key()
+        if signing_key is _UNREAD:
+            signing_key = authentication.active_key()
         signer = _Signer.of(authentication, signing_key.pk if signing_key else None)
         if signing_key is None:
             raise http_exchange.TokenRequestError("no_key", "This authentication has no active signing key.")
         response = token_request.request_token(credentials_for(authentication, signing_key), now)
-        token = _store(authentication, signer, signing_key, response, actor, ip_address, now)
+        token = _store(authentication, signer, signing_key, response, actor, ip_address, now, lease_owner)
     except Exception as error:
         failure = failure_for(error)
         token_failures.record_failure(authentication, signing_key, failure, actor, ip_address, now)
@@ -176,19 +187,38 @@ def _store(
     actor: Actor,
     ip_address: str | None,
     now: datetime,
+    lease_owner: str,
 ) -> AccessToken | None:
-    """Make the token current, unless the record was edited meanwhile (then None)."""
+    """Make the token current, unless the record was edited meanwhile (then None).
+
+    Four statements in one transaction: the locked row (with its active key and token ids),
+    the token, the status (releasing lease_owner's lease), the audit event."""
     expires_at = response.expires_at(now)
     with transaction.atomic():
-        row = HttpAuthentication.objects.select_for_update().get(pk=authentication.pk)
-        if _Signer.of(row, _active_key_id(row)) != signer:
+        row = (
+            HttpAuthentication.objects.select_for_update()
+            # What the checks and the audit event read; the status fields are all written.
+            .only(*_Signer.FIELDS, "name", "failure_alert_sent", "lease_owner")
+            .annotate(
+                active_key_id=Subquery(
+                    SigningKey.objects.filter(
+                        authentication=OuterRef("pk"), state=SigningKey.State.ACTIVE
+                    ).values("pk")[:1]
+                ),
+                current_token_id=Subquery(
+                    AccessToken.objects.filter(authentication=OuterRef("pk")).values("pk")[:1]
+                ),
+            )
+            .get(pk=authentication.pk)
+        )
+        annotated: Any = row  # the two ids annotated above
+        if _Signer.of(row, annotated.active_key_id) != signer:
             return None
         recovered = row.failure_alert_sent
         # Saved by primary key, not update_or_create: the old value is never read, so a
         # token encrypted with a key since removed is simply replaced.
-        current = AccessToken.objects.filter(authentication=row).values_list("pk", flat=True).first()
         token = AccessToken(
-            pk=current,
+            pk=annotated.current_token_id,
             authentication=row,
             value=response.access_token,
             token_type=response.token_type,
@@ -202,7 +232,11 @@ def _store(
         row.failing_since = row.next_attempt_at = None
         row.consecutive_failures = 0
         row.retries_stopped = row.failure_alert_sent = False
-        row.save(update_fields=token_failures.STATUS_FIELDS)
+        fields = list(token_failures.STATUS_FIELDS)
+        if lease_owner and row.lease_owner == lease_owner:  # the row is locked: still ours
+            row.lease_owner, row.lease_expires_at = "", None
+            fields += ["lease_owner", "lease_expires_at"]
+        row.save(update_fields=fields)
         audit(
             action=AuditEvent.Action.TOKEN_RETRIEVED,
             authentication=row,
@@ -213,5 +247,7 @@ def _store(
         # Only when a failure alert went out (or is going out): recovery is news only then.
         if recovered:
             transaction.on_commit(lambda: refresh_alerts.enqueue_refresh_alert(row.pk, recovered=True))
-    authentication.refresh_from_db(fields=token_failures.STATUS_FIELDS)
+    # What the row now says, without reading it again: the caller's copy shows the success.
+    for field in fields:
+        setattr(authentication, field, getattr(row, field))
     return token

@@ -6,17 +6,24 @@ which works the same on PostgreSQL and SQLite. It is claimed and compared with t
 database's clock, the one clock every machine shares; it outlives the exchange's
 total deadline, so a live holder never loses it, and it expires, so a crashed holder
 never keeps it.
+
+Waiters are woken when the holder releases the lease, rather than polling: threads of
+the holder's process by a condition, other processes and machines on PostgreSQL by
+NOTIFY (each waiter LISTENs on its own connection). A slow look remains, for a holder
+that died holding the lease and for processes sharing SQLite, which has no NOTIFY.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 from django.db.models import Q, Value
 from django.db.models.fields import DurationField
 from django.db.models.functions import Now
@@ -25,7 +32,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from authentications import selectors
 from authentications.fields import DecryptionError
-from authentications.models import AccessToken, HttpAuthentication, SigningKey
+from authentications.models import AccessToken, HttpAuthentication
 from authentications.netsuite import http_exchange, token_urls
 from authentications.services import token_attempt
 from authentications.services.audit_trail import Actor
@@ -35,7 +42,8 @@ TokenRequestError = http_exchange.TokenRequestError
 
 logger = logging.getLogger(__name__)
 
-POLL_SECONDS = 0.1
+# The longest a waiter sleeps between two looks when nothing wakes it.
+POLL_SECONDS = 0.5
 # Beyond the exchange's own deadline: loading the key, signing, storing the token.
 LEASE_MARGIN_SECONDS = 10
 # While another caller holds the lease, a consumer is served a token with this many seconds
@@ -76,6 +84,98 @@ def lease_release(authentication_id: int, owner: str) -> None:
     except DatabaseError as error:
         # The lease expires by itself; the caller's own outcome matters more.
         logger.warning("could not release the lease of %s: %s", authentication_id, type(error).__name__)
+
+
+class _Released:
+    """How many times each authentication's lease was released by this process, under a
+    condition that wakes the threads waiting for it."""
+
+    def __init__(self) -> None:
+        self.condition = threading.Condition()
+        self.counts: dict[int, int] = {}
+
+    def count(self, authentication_id: int) -> int:
+        with self.condition:
+            return self.counts.get(authentication_id, 0)
+
+    def announce(self, authentication_id: int) -> None:
+        with self.condition:
+            self.counts[authentication_id] = self.counts.get(authentication_id, 0) + 1
+            self.condition.notify_all()
+
+    def wait(self, authentication_id: int, seen: int, timeout: float) -> None:
+        with self.condition:
+            self.condition.wait_for(lambda: self.counts.get(authentication_id, 0) != seen, timeout)
+
+
+_released = _Released()
+
+
+def _channel(authentication_id: int) -> str:
+    return f"nsconnect_lease_{authentication_id}"
+
+
+def _can_listen() -> bool:
+    # Inside a transaction LISTEN would only start at its commit, too late to hear anything.
+    return connection.vendor == "postgresql" and not connection.in_atomic_block
+
+
+def _announce_release(authentication_id: int) -> None:
+    _released.announce(authentication_id)
+    if connection.vendor != "postgresql":
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, '')", [_channel(authentication_id)])
+    except DatabaseError as error:
+        # Waiters elsewhere still look again after POLL_SECONDS.
+        logger.warning("could not announce the release of %s: %s", authentication_id, type(error).__name__)
+
+
+class _Wake:
+    """One waiter's ear for the release of a lease. Armed before each look, so that a release
+    between the look and the wait still wakes it. It LISTENs only once the lease is found
+    held, so that a caller served at once costs no statement more."""
+
+    def __init__(self, authentication_id: int) -> None:
+        self.authentication_id = authentication_id
+        self.seen = 0
+        self.listening = False
+
+    def arm(self) -> None:
+        self.seen = _released.count(self.authentication_id)
+
+    def listen(self) -> bool:
+        """True if it has just started listening (the caller looks once more before waiting)."""
+        if self.listening or not _can_listen():
+            return False
+        with connection.cursor() as cursor:
+            cursor.execute(f'LISTEN "{_channel(self.authentication_id)}"')
+        self.listening = True
+        return True
+
+    def wait(self, timeout: float) -> None:
+        if not self.listening:
+            _released.wait(self.authentication_id, self.seen, timeout)
+            return
+        # The holder's NOTIFY, from this process or another; any notification will do, since
+        # the waiter looks again anyway.
+        for _ in connection.connection.notifies(timeout=timeout, stop_after=1):
+            break
+
+    def close(self) -> None:
+        if not self.listening:
+            return
+        self.listening = False
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(f'UNLISTEN "{_channel(self.authentication_id)}"')
+            # A kept connection must not carry this wait's notifications into the next one.
+            for _ in connection.connection.notifies(timeout=0):
+                pass
+        except DatabaseError as error:
+            name = type(error).__name__
+            logger.warning("could not stop listening for %s: %s", self.authentication_id, name)
 
 
 def _usable_token(
@@ -141,57 +241,96 @@ def _token_get(
     failures_before = authentication.consecutive_failures
     # A waiter gives up only after a holder's lease would have expired.
     deadline = time.monotonic() + lease_duration().total_seconds() + 5
-    while True:
-        token = _usable_token(pk, min_seconds_left, timezone.now(), started if fresh else None)
-        if token is not None:
-            return token
-        if lease_claim(pk, owner):
-            try:
-                # Another holder may have finished between our look and our claim.
-                token = _usable_token(pk, min_seconds_left, timezone.now(), started if fresh else None)
-                if token is not None:
-                    return token
-                authentication.refresh_from_db()
-                if not authentication.enabled:  # disabled while this caller waited
-                    raise http_exchange.TokenRequestError("disabled", DISABLED)
-                if authentication.consecutive_failures > failures_before and authentication.last_error:
-                    raise http_exchange.TokenRequestError(
-                        authentication.last_error_kind, authentication.last_error
-                    )
-                return token_attempt.token_retrieve(
-                    authentication=authentication, actor=actor, ip_address=ip_address
-                )
-            finally:
-                lease_release(pk, owner)
-        if busy_min_seconds_left is not None:
-            # Another holds the lease, alive or dead: its lease may outlast the token we have.
-            token = _usable_token(pk, busy_min_seconds_left, timezone.now(), None)
+    wake = _Wake(pk)
+    try:
+        while True:
+            wake.arm()
+            token = _usable_token(pk, min_seconds_left, timezone.now(), started if fresh else None)
             if token is not None:
                 return token
-        if time.monotonic() > deadline:
-            raise http_exchange.TokenRequestError(
-                "busy", "Another request for this token is taking too long. Try again in a minute."
-            )
-        time.sleep(POLL_SECONDS)
+            if lease_claim(pk, owner):
+                wake.close()  # the holder has nothing left to wait for
+                since = started if fresh else None
+                return _token_as_holder(
+                    authentication, owner, actor, ip_address, failures_before, min_seconds_left, since
+                )
+            if busy_min_seconds_left is not None:
+                # Another holds the lease, alive or dead: its lease may outlast the token we have.
+                token = _usable_token(pk, busy_min_seconds_left, timezone.now(), None)
+                if token is not None:
+                    return token
+            if time.monotonic() > deadline:
+                raise http_exchange.TokenRequestError(
+                    "busy", "Another request for this token is taking too long. Try again in a minute."
+                )
+            if wake.listen():
+                continue  # listening from now on: one more look, then wait
+            wake.wait(POLL_SECONDS)
+    finally:
+        wake.close()
+
+
+def _token_as_holder(
+    authentication: HttpAuthentication,
+    owner: str,
+    actor: Actor,
+    ip_address: str | None,
+    failures_before: int,
+    min_seconds_left: int,
+    obtained_since: datetime | None,
+) -> AccessToken:
+    pk = authentication.pk
+    try:
+        # Another holder may have finished between our look and our claim.
+        token = _usable_token(pk, min_seconds_left, timezone.now(), obtained_since)
+        if token is not None:
+            return token
+        authentication.refresh_from_db()
+        if not authentication.enabled:  # disabled while this caller waited
+            raise http_exchange.TokenRequestError("disabled", DISABLED)
+        if authentication.consecutive_failures > failures_before and authentication.last_error:
+            raise http_exchange.TokenRequestError(authentication.last_error_kind, authentication.last_error)
+        return token_attempt.token_retrieve(authentication=authentication, actor=actor, ip_address=ip_address)
+    finally:
+        lease_release(pk, owner)
+        _announce_release(pk)
+
+
+@dataclass(frozen=True)
+class StoredState:
+    """What a caller already read with the authentication, so that serving a valid token
+    asks the database nothing more: its stored token (None if none) and its active key's expiry."""
+
+    token: AccessToken | None
+    key_expires_at: datetime | None
 
 
 @sensitive_variables()
 def token_for_consumer(
-    authentication: HttpAuthentication, *, actor: Actor, ip_address: str | None = None
+    authentication: HttpAuthentication,
+    *,
+    actor: Actor,
+    ip_address: str | None = None,
+    stored: StoredState | None = None,
 ) -> AccessToken:
     """What the token API serves: the current token, renewed single-flight when under a minute
     is left, unless back-off says NetSuite must not be asked yet.
 
     Disabling is a kill switch, and an expired certificate or a token URL no longer
-    admitted ends serving: all are looked at before any stored token is."""
+    admitted ends serving: all are looked at before any stored token is, whether read
+    here or handed in as `stored` (read in the same query as the authentication)."""
     now = timezone.now()
     if not authentication.enabled:
         raise TokenUnavailable("This authentication is disabled.")
     # Before retries_stopped: an expired certificate also ends in invalid_client, and
     # its expiry is the explanation a consumer can act on.
-    signing_key = authentication.active_key()
-    if signing_key is not None and signing_key.is_expired(now):
-        raise TokenUnavailable(expired_message(signing_key))
+    if stored is None:
+        signing_key = authentication.active_key()
+        key_expires_at = signing_key.effective_expires_at if signing_key is not None else None
+    else:
+        key_expires_at = stored.key_expires_at
+    if key_expires_at is not None and key_expires_at <= now:
+        raise TokenUnavailable(expired_message(key_expires_at))
     # A token is served only while its URL is still admitted: an origin removed from
     # NSCONNECT_TOKEN_URL_ALLOWLIST stops serving what it issued at once (no network asked).
     try:
@@ -201,6 +340,8 @@ def token_for_consumer(
             "The Authentication URL is no longer admitted, so its token is not served: "
             f"{error} Correct the Authentication URL, or NSCONNECT_TOKEN_URL_ALLOWLIST."
         ) from None
+    if stored is not None and stored.token is not None and stored.token.seconds_left(now) > 60:
+        return stored.token
     token = _usable_token(authentication.pk, 60, now, None)
     if token is not None:
         return token
@@ -226,9 +367,9 @@ def token_for_consumer(
         raise TokenUnavailable(error.message) from None
 
 
-def expired_message(signing_key: SigningKey) -> str:
+def expired_message(expires_at: datetime) -> str:
     return (
-        f"Certificate expired on {signing_key.effective_expires_at:%Y-%m-%d}: NetSuite refuses it, "
+        f"Certificate expired on {expires_at:%Y-%m-%d}: NetSuite refuses it, "
         "so nsconnect no longer asks. Make a new key pair, upload its certificate in NetSuite "
         "and rotate the key."
     )

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import time_machine
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
@@ -76,6 +77,7 @@ def test_uses_are_counted_per_authentication_with_last_used(
 ):
     beta = create_authentication(register("p384"), name="Beta WMS")
     issued = issue(acme, beta)
+    client = Client()  # the service's own, not Sam's signed-in browser
     with time_machine.travel(MOMENT, tick=False):
         for _ in range(3):
             get_token(client, "acme-erp", issued.key)
@@ -94,3 +96,87 @@ def test_refused_requests_are_not_counted_as_uses(client, acme, issue, register,
     get_token(client, "beta-wms", key)
     get_token(client, "no-such-thing", key)
     assert ApiUsage.objects.count() == 0
+
+
+@pytest.fixture
+def counted_in_cache(settings):
+    """A cache every web process shares (Redis in production; this process's memory here)."""
+    settings.NSCONNECT_API_COUNT_IN_CACHE = True
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def test_in_the_cache_past_the_limit_it_answers_429_and_writes_no_count(
+    client, acme, issue, settings, fake_netsuite, counted_in_cache
+):
+    settings.NSCONNECT_API_RATE_LIMIT = 2
+    key = issue(acme).key
+    with time_machine.travel(MOMENT, tick=False):
+        assert [get_token(client, "acme-erp", key).status_code for _ in range(2)] == [200, 200]
+        refused = get_token(client, "acme-erp", key)
+    assert (refused.status_code, refused["Retry-After"]) == (429, "50")
+    assert refused.json()["error"] == "rate_limited"
+    assert ApiClient.objects.get().window_count == 0
+    with time_machine.travel(MOMENT + dt.timedelta(seconds=50), tick=False):
+        assert get_token(client, "acme-erp", key).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_the_cache_concurrent_requests_share_one_count(acme, issue, settings, counted_in_cache):
+    settings.NSCONNECT_API_RATE_LIMIT = 5
+    key = issue(acme).key
+    start = threading.Barrier(12)
+
+    def call() -> int:
+        try:
+            start.wait()
+            return get_token(Client(), "no-such-thing", key).status_code
+        finally:
+            connection.close()
+
+    with time_machine.travel(MOMENT, tick=False), ThreadPoolExecutor(max_workers=12) as pool:
+        statuses = sorted(pool.map(lambda _: call(), range(12)))
+    assert statuses == [404] * 5 + [429] * 7
+    assert ApiClient.objects.get().window_count == 0
+
+
+def test_in_the_cache_uses_reach_the_list_page_after_a_flush(
+    sam_client, acme, issue, register, create_authentication, fake_netsuite, settings, counted_in_cache
+):
+    """GIVEN uses counted in the cache WHEN tokens are fetched THEN nothing is written per request,
+    and the API client list shows every use and the last one (it flushes before it reads)."""
+    settings.NSCONNECT_API_USAGE_FLUSH_SECONDS = 3600
+    beta = create_authentication(register("p384"), name="Beta WMS")
+    issued = issue(acme, beta)
+    client = Client()  # the service's own, not Sam's signed-in browser
+    with time_machine.travel(MOMENT, tick=False):
+        for _ in range(3):
+            assert get_token(client, "acme-erp", issued.key).status_code == 200
+    with time_machine.travel(MOMENT + dt.timedelta(minutes=5), tick=False):
+        assert get_token(client, "beta-wms", issued.key).status_code == 200
+    assert ApiUsage.objects.count() == 0  # not written per request
+
+    response = sam_client.get("/api-clients/")
+    assert response.status_code == 200, response
+    page = response.content.decode()
+    assert '<td data-label="Total uses">4</td>' in page
+    assert f"{MOMENT + dt.timedelta(minutes=5):%Y-%m-%d %H:%M}" in page
+    usages = ApiUsage.objects.all()
+    counts = {usage.authentication.identifier: (usage.count, usage.last_used_at) for usage in usages}
+    assert counts == {"acme-erp": (3, MOMENT), "beta-wms": (1, MOMENT + dt.timedelta(minutes=5))}
+    # Flushed once: showing the page again counts nothing twice.
+    assert '<td data-label="Total uses">4</td>' in sam_client.get("/api-clients/").content.decode()
+
+
+def test_in_the_cache_uses_are_flushed_by_requests_once_the_interval_has_passed(
+    client, acme, issue, fake_netsuite, settings, counted_in_cache
+):
+    key = issue(acme).key
+    settings.NSCONNECT_API_USAGE_FLUSH_SECONDS = 3600
+    for _ in range(2):
+        assert get_token(client, "acme-erp", key).status_code == 200
+    assert not ApiUsage.objects.exists()
+    settings.NSCONNECT_API_USAGE_FLUSH_SECONDS = 0  # the interval has passed
+    assert get_token(client, "acme-erp", key).status_code == 200
+    assert ApiUsage.objects.get().count == 3

@@ -1,0 +1,122 @@
+"""Minting an assertion for a stored key (read the row, decrypt, the cached load, sign) against a
+bare `cryptography` signature of the same bytes, per kind of key: steady state, first call too.
+
+Loading an RSA key with OpenSSL's full check costs 100+ ms; nsconnect checks a key once when
+it is saved and signs with a cached, unchecked load afterwards."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+import timeit
+from collections.abc import Callable
+
+from bench import environment
+from bench.table import Row
+
+# kind, JWT algorithm, target ratio
+KINDS = [
+    ("rsa3072", "PS256", 1.15),
+    ("rsa4096", "PS256", 1.15),
+    ("p256", "ES256", 1.5),
+    ("p384", "ES384", 1.5),
+    ("p521", "ES512", 1.5),
+]
+
+
+def per_call(statement: Callable[[], object], number: int) -> float:
+    """Seconds per call, steady state: the best of several rounds."""
+    return min(timeit.repeat(statement, number=number, repeat=5)) / number
+
+
+def bare_signer(key: object, algorithm: str, message: bytes) -> Callable[[], bytes]:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, padding
+
+    digests: dict[str, hashes.HashAlgorithm] = {
+        "256": hashes.SHA256(),
+        "384": hashes.SHA384(),
+        "512": hashes.SHA512(),
+    }
+    digest = digests[algorithm[2:]]
+    if algorithm.startswith("PS"):
+        pss = padding.PSS(padding.MGF1(digest), digest.digest_size)
+        return lambda: key.sign(message, pss, digest)  # type: ignore[attr-defined]
+    return lambda: key.sign(message, ec.ECDSA(digest))  # type: ignore[attr-defined]
+
+
+def run() -> list[Row]:
+    environment.set_up(environment.sqlite_url("signing"), environment.filesystem_broker_url("signing"))
+    try:
+        return [measure(kind, algorithm, within) for kind, algorithm, within in KINDS]
+    finally:
+        environment.clean_up()
+
+
+def measure(kind: str, algorithm: str, within: float) -> Row:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from django.utils import timezone
+
+    from authentications.models import HttpAuthentication, SigningKey
+    from authentications.netsuite import assertion
+    from authentications.services import token_attempt, token_sweep
+    from tests import keyfactory
+
+    key = keyfactory.private_key(kind)
+    certificate = keyfactory.certificate_pem(key)
+    der = x509.load_pem_x509_certificate(certificate.encode()).public_bytes(serialization.Encoding.DER)
+    now = timezone.now()
+    authentication = HttpAuthentication.objects.create(
+        name=kind,
+        identifier=kind,
+        jwt_algorithm=algorithm,
+        consumer_key="0" * 64,
+        scopes="restlets",
+        token_url="https://1234567.suitetalk.api.netsuite.com/services/rest/auth/oauth2/v1/token",  # noqa: S106
+    )
+    SigningKey.objects.create(
+        authentication=authentication,
+        certificate_id="c" * 43,
+        private_key=keyfactory.private_pem(key),
+        certificate_pem=certificate,
+        key_type="RSA" if kind.startswith("rsa") else "EC",
+        key_size=key.key_size,
+        curve="" if kind.startswith("rsa") else kind.upper(),
+        fingerprint_sha256=hashlib.sha256(der).hexdigest(),
+        not_before=now - dt.timedelta(days=1),
+        not_after=now + dt.timedelta(days=365),
+        effective_expires_at=now + dt.timedelta(days=365),
+        state=SigningKey.State.ACTIVE,
+    )
+
+    def mint() -> str:
+        # The row as a scheduled refresh reads it (one query, the private key decrypted).
+        signing_key = token_sweep.active_key_for_refresh(authentication.pk)
+        if signing_key is None or signing_key.authentication is None:
+            raise RuntimeError("the stored key is not active")
+        credentials = token_attempt.credentials_for(signing_key.authentication, signing_key)
+        return assertion.build_assertion(credentials, dt.datetime.now(dt.UTC))
+
+    started = time.perf_counter()
+    minted = mint()
+    first = time.perf_counter() - started
+    signing_input = minted.rsplit(".", 1)[0].encode()
+    sign = bare_signer(key, algorithm, signing_input)
+    number = 40 if kind.startswith("rsa") else 400
+    # Side by side, alternating, so a busy neighbour weighs on both alike.
+    minted_seconds, bare_seconds = [], []
+    for _ in range(3):
+        bare_seconds.append(per_call(sign, number))
+        minted_seconds.append(per_call(mint, number))
+    mint_s, bare_s = min(minted_seconds), min(bare_seconds)
+    ratio = mint_s / bare_s
+    label = kind.replace("rsa", "RSA ").replace("p", "P-")
+    return Row(
+        f"assertion for a stored {label} key ({algorithm}): row, decrypt, cached load, sign",
+        f"{mint_s * 1000:.3f} ms vs bare signature {bare_s * 1000:.3f} ms = {ratio:.2f}x; "
+        f"first call {first * 1000:.1f} ms",
+        f"within {within:g}x, steady state",
+        ratio <= within,
+    )
