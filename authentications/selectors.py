@@ -1,6 +1,6 @@
-"""Reads that pages, forms and tasks share: the dashboard's counts, the list page's rows, the
-authentications due a refresh, the pending key and rollback candidate, and the key pairs a
-user may see or use."""
+"""Reads that pages, forms and tasks share: the authentications due a refresh, the pending key
+and rollback candidate, the key pairs a user may see or use; and the states of an
+authentication, with the dashboard's counts and the list page's rows that use them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,18 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Prefetch, Q, QuerySet
+from django.db import models
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.utils import timezone
 
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
@@ -111,59 +122,171 @@ def generated_key_for_form(user: Any, raw_id: object) -> tuple[SigningKey | None
     return signing_key, ""
 
 
+# States: what the list, the detail page's title and the dashboard say of an authentication.
+# Each is decided here once, as a condition the database evaluates, so that a dashboard count,
+# the list filtered to it and the badges on the rows it counts cannot disagree.
+
+# A certificate expiring within these days is "expiring" (the days-left badge turns amber too).
 EXPIRING_DAYS = 30
+
+
+class State(models.TextChoices):
+    """The states an authentication can be in; any number at once (healthy and expiring,
+    failing and backing off). Enabled or disabled is its own field, not one of them."""
+
+    HEALTHY = "healthy", "Healthy"
+    NO_TOKEN = "no-token", "No token yet"
+    TOKEN_EXPIRED = "token-expired", "Token expired"
+    FAILING = "failing", "Failing"
+    BACKING_OFF = "backing-off", "Backing off"
+    RETRIES_STOPPED = "retries-stopped", "Retries stopped"
+    CERTIFICATE_EXPIRING = "expiring", "Certificate expiring"
+    CERTIFICATE_EXPIRED = "expired", "Certificate expired"
+
+
+def state_conditions(now: datetime) -> dict[State, Q]:
+    """The condition of each state at `now`.
+
+    Healthy means a token that is valid now, no failure since, enabled, and a certificate in
+    date: a record that never had a token is not healthy, it has none yet. Backing off and
+    retries stopped are the two ways a failing record waits (services/token_failures.py): until
+    next_attempt_at, or until a person acts, NetSuite having refused the credentials.
+    """
+    active_key = SigningKey.objects.filter(authentication=OuterRef("pk"), state=SigningKey.State.ACTIVE)
+    in_date = Exists(active_key.filter(effective_expires_at__gt=now))
+    expiring = Exists(
+        active_key.filter(
+            effective_expires_at__gt=now, effective_expires_at__lte=now + timedelta(days=EXPIRING_DAYS)
+        )
+    )
+    failing = Q(failing_since__isnull=False)
+    on_schedule = Q(enabled=True) & ~failing
+    return {
+        State.HEALTHY: on_schedule & Q(access_token__expires_at__gt=now) & Q(in_date),
+        State.NO_TOKEN: on_schedule & Q(access_token__isnull=True),
+        State.TOKEN_EXPIRED: on_schedule & Q(access_token__expires_at__lte=now),
+        State.FAILING: failing,
+        State.BACKING_OFF: failing & Q(retries_stopped=False, next_attempt_at__gt=now),
+        State.RETRIES_STOPPED: failing & Q(retries_stopped=True),
+        State.CERTIFICATE_EXPIRING: Q(expiring),
+        State.CERTIFICATE_EXPIRED: Q(Exists(active_key.filter(effective_expires_at__lte=now))),
+    }
+
+
+def _flag(state: State) -> str:
+    return f"is_{state.name.lower()}"
+
+
+def with_states(authentications: QuerySet[HttpAuthentication], now: datetime) -> QuerySet[HttpAuthentication]:
+    """The rows, each knowing its states (read them with states_of), in the same query."""
+    return authentications.annotate(
+        **{
+            _flag(state): ExpressionWrapper(condition, output_field=BooleanField())
+            for state, condition in state_conditions(now).items()
+        }
+    )
+
+
+def states_of(authentication: HttpAuthentication) -> list[State]:
+    """The states of a record, in State's order: read from with_states, or asked for."""
+    flags = [_flag(state) for state in State]
+    if all(hasattr(authentication, flag) for flag in flags):
+        values = {flag: getattr(authentication, flag) for flag in flags}
+    else:
+        rows = with_states(HttpAuthentication.objects.filter(pk=authentication.pk), timezone.now())
+        values = rows.values(*flags).first() or {}
+    return [state for state in State if values.get(_flag(state))]
 
 
 @dataclass(frozen=True)
 class Counts:
+    """The dashboard's tiles: how many authentications there are, are disabled, and are in each state."""
+
     authentications: int
-    healthy: int
-    failing: int
-    expiring: int
-    expired: int
+    disabled: int
+    states: dict[State, int]
 
 
 def counts(now: datetime) -> Counts:
-    expired = Q(signing_keys__state=SigningKey.State.ACTIVE, signing_keys__effective_expires_at__lte=now)
-    expiring = Q(
-        signing_keys__state=SigningKey.State.ACTIVE,
-        signing_keys__effective_expires_at__gt=now,
-        signing_keys__effective_expires_at__lte=now + timedelta(days=EXPIRING_DAYS),
+    """In one query, by the same conditions the list filters with."""
+    totals = HttpAuthentication.objects.aggregate(
+        authentications=Count("pk"),
+        disabled=Count("pk", filter=Q(enabled=False)),
+        **{_flag(state): Count("pk", filter=condition) for state, condition in state_conditions(now).items()},
     )
-    all_ = HttpAuthentication.objects.all()
     return Counts(
-        authentications=all_.count(),
-        # Healthy: enabled, refreshing fine, and a certificate still in date.
-        healthy=all_.filter(enabled=True, failing_since__isnull=True)
-        .filter(signing_keys__state=SigningKey.State.ACTIVE, signing_keys__effective_expires_at__gt=now)
-        .count(),
-        failing=all_.filter(failing_since__isnull=False).count(),
-        expiring=all_.filter(expiring).count(),
-        expired=all_.filter(expired).count(),
+        authentications=totals["authentications"],
+        disabled=totals["disabled"],
+        states={state: totals[_flag(state)] for state in State},
     )
 
 
-def next_expiries(limit: int = 10) -> QuerySet[SigningKey]:
+def authentications_listed(
+    now: datetime | None = None,
+    *,
+    search: str = "",
+    state: State | None = None,
+    enabled: bool | None = None,
+) -> QuerySet[HttpAuthentication]:
+    """The list page's rows, with their states: each with its token's expiry (never its value)
+    and its active key (never its private key), in two queries however many there are.
+
+    search finds a part of the name, identifier or account ID, or the start of the consumer
+    key, in any case; state and enabled keep only the rows in that state, or (not) enabled.
+    """
+    now = now or timezone.now()
+    active_keys = SigningKey.objects.filter(state=SigningKey.State.ACTIVE).defer("private_key")
+    rows = with_states(HttpAuthentication.objects.for_pages(), now).prefetch_related(
+        Prefetch("signing_keys", queryset=active_keys, to_attr="active_keys")
+    )
+    if search:
+        rows = rows.filter(
+            Q(name__icontains=search)
+            | Q(identifier__icontains=search)
+            | Q(account_id__icontains=search)
+            | Q(consumer_key__istartswith=search)
+        )
+    if state is not None:
+        rows = rows.filter(state_conditions(now)[state])
+    if enabled is not None:
+        rows = rows.filter(enabled=enabled)
+    return rows
+
+
+def authentications_total() -> int:
+    return HttpAuthentication.objects.count()
+
+
+def next_expiries(now: datetime | None = None, limit: int = 10) -> QuerySet[HttpAuthentication]:
+    """The authentications whose active certificate expires first, with their states."""
+    expires_at = SigningKey.objects.filter(
+        authentication=OuterRef("pk"), state=SigningKey.State.ACTIVE
+    ).values("effective_expires_at")[:1]
     return (
-        SigningKey.objects.filter(state=SigningKey.State.ACTIVE, authentication__isnull=False)
-        .select_related("authentication")
-        .defer("private_key")
-        .order_by("effective_expires_at")[:limit]
+        authentications_listed(now)
+        .annotate(certificate_expires_at=Subquery(expires_at))
+        .filter(certificate_expires_at__isnull=False)
+        .order_by("certificate_expires_at", "name")[:limit]
     )
 
 
 def latest_failures(limit: int = 10) -> QuerySet[AuditEvent]:
-    return AuditEvent.objects.filter(action=AuditEvent.Action.TOKEN_FAILED).select_related("authentication")[
-        :limit
-    ]
-
-
-def authentications_listed() -> QuerySet[HttpAuthentication]:
-    """The list page's rows: each with its token's expiry (never its value) and its active key
-    (never its private key), in two queries however many there are."""
-    active_keys = SigningKey.objects.filter(state=SigningKey.State.ACTIVE).defer("private_key")
-    return HttpAuthentication.objects.for_pages().prefetch_related(
-        Prefetch("signing_keys", queryset=active_keys, to_attr="active_keys")
+    """The latest failed token retrieval of each authentication that has one, newest first: one
+    row an authentication, however often it failed. Deleted authentications fail no more."""
+    latest = (
+        AuditEvent.objects.filter(action=AuditEvent.Action.TOKEN_FAILED, authentication=OuterRef("pk"))
+        .order_by("-created_at", "-id")
+        .values("pk")[:1]
+    )
+    latest_ids = (
+        HttpAuthentication.objects.annotate(latest_failure=Subquery(latest))
+        .filter(latest_failure__isnull=False)
+        .values("latest_failure")
+    )
+    return (
+        AuditEvent.objects.filter(pk__in=latest_ids)
+        .select_related("authentication")
+        .order_by("-created_at", "-id")[:limit]
     )
 
 
@@ -174,7 +297,7 @@ def key_pair_target(identifier: str) -> HttpAuthentication | None:
 
 
 def authentication_reread(authentication: HttpAuthentication) -> HttpAuthentication:
-    """The record as a button's request left it (its token, its failure counts), read as pages
-    read it: the token's value stays in the database, so a value that no longer decrypts
-    cannot break the page that shows when it expires."""
-    return HttpAuthentication.objects.for_pages().get(pk=authentication.pk)
+    """The record as a button's request left it (its token, its failure counts, its states),
+    read as pages read it: the token's value stays in the database, so a value that no longer
+    decrypts cannot break the page that shows when it expires."""
+    return authentications_listed().get(pk=authentication.pk)

@@ -65,40 +65,47 @@ def test_the_root_is_the_dashboard(alice_client):
 
 
 def test_the_form_has_alumios_fields_in_order(alice_client):
+    """GIVEN the new form WHEN it opens THEN it reads as Alumio's screen: the connection (settings
+    and provider as text, account, URL, consumer key, scopes), then the key with its certificate,
+    Certificate ID and JWT algorithm, then alerts and the optional certificate endpoint IDs."""
     page = alice_client.get("/authentications/new/").content.decode()
+    legends = ["Connection", "Key", "Alerts", "NetSuite certificate endpoint (optional)"]
+    legend_positions = [page.index(f">{legend}</legend>") for legend in legends]
+    assert legend_positions == sorted(legend_positions)
     labels = [
         "Name",
-        "Settings",
-        "Provider",
-        "JWT algorithm",
-        "Certificate ID",
-        "Consumer key",
-        "Scopes",
         "Account ID",
         "Authentication URL",
+        "Consumer key",
+        "Scopes",
         "Private key",
         "Private key passphrase",
         "Certificate",
+        "Certificate ID",
+        "JWT algorithm",
     ]
     names = [
         "name",
-        "settings_type",
-        "provider",
-        "jwt_algorithm",
-        "certificate_id",
-        "consumer_key",
-        "scopes",
         "account_id",
         "token_url",
+        "consumer_key",
+        "scopes",
         "private_key",
         "private_key_passphrase",
         "certificate",
+        "certificate_id",
+        "jwt_algorithm",
+        "alert_recipients",
+        "netsuite_role_id",
     ]
     positions = [page.index(f'name="{name}"') for name in names]
     assert positions == sorted(positions)
     for label in labels:
-        assert re.search(rf">\s*{label}\s*<", page), label
-    assert "OAuth2 authentication" in page and "Netsuite" in page
+        assert re.search(rf">\s*{label}\s*(<|$)", page, re.MULTILINE), label
+    # One choice each: shown as text, not as a select of one option.
+    assert 'name="settings_type"' not in page and 'name="provider"' not in page
+    assert re.search(r"Settings</dt>\s*<dd[^>]*>OAuth2 authentication</dd>", page)
+    assert re.search(r"Provider</dt>\s*<dd[^>]*>Netsuite</dd>", page)
     assert '<option value="PS256" selected>' in page
     assert 'name="retrieve_token"' in page and "Retrieve an access token key" in page
     assert ">Save</button>" in page

@@ -1,16 +1,20 @@
-"""The HTTP authentication pages other than its form: the list, the detail page, delete, and
-the detail page's "Retrieve an access token key" and "Send test request" buttons."""
+"""The HTTP authentication pages other than its form: the list (searched, filtered, paginated),
+the detail page, delete, and the detail page's "Retrieve an access token key" and "Send test
+request" buttons."""
 
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 from django.views.decorators.http import require_http_methods, require_POST
 
 from authentications import selectors
+from authentications.forms.list_filter import AuthenticationFilterForm
 from authentications.models import HttpAuthentication
 from authentications.permissions import (
     DELETE,
@@ -25,19 +29,37 @@ from authentications.services import (
 from authentications.views.authentication_form import RetrieveOutcome
 from authentications.web import client_ip, is_htmx
 
+AUTHENTICATIONS_PER_PAGE = 25
+
 
 @require_http_methods(["GET"])
 def authentication_list(request: HttpRequest) -> HttpResponse:
+    form = AuthenticationFilterForm(request.GET)
+    # A filter that names nothing known shows its error and no rows, rather than every row.
+    if form.is_valid():
+        rows = selectors.authentications_listed(**form.criteria())
+    else:
+        rows = selectors.authentications_listed().none()
+    # get_page: a page past the end is the last page, and one that is no number the first.
+    page = Paginator(rows, AUTHENTICATIONS_PER_PAGE).get_page(request.GET.get("page"))
     return render(
         request,
         "authentications/list.html",
-        {"authentications": selectors.authentications_listed()},
+        {
+            "form": form,
+            "page_obj": page,
+            "page_numbers": page.paginator.get_elided_page_range(page.number, on_each_side=2, on_ends=1),
+            "total": selectors.authentications_total(),
+            "filtered": form.is_valid() and form.is_filtering(),
+        },
     )
 
 
 @require_http_methods(["GET"])
 def authentication_detail(request: HttpRequest, identifier: str) -> HttpResponse:
-    return _render_detail(request, authentication_for(request, identifier, permission=None))
+    authentication = authentication_for(request, identifier, permission=None)
+    # Read again with its states, for the badges by its name.
+    return _render_detail(request, selectors.authentication_reread(authentication))
 
 
 def _render_detail(request: HttpRequest, authentication: HttpAuthentication, **extra: object) -> HttpResponse:
@@ -72,7 +94,7 @@ def token_retrieve(request: HttpRequest, identifier: str) -> HttpResponse:
     except token_single_flight.TokenRequestError as error:
         outcome = RetrieveOutcome(ok=False, message=error.message)
     if is_htmx(request):
-        return render(
+        return _htmx_result(
             request, "authentications/_retrieve_result.html", _result_context(authentication, outcome=outcome)
         )
     if outcome.ok:
@@ -112,7 +134,7 @@ def test_request(request: HttpRequest, identifier: str) -> HttpResponse:
         "test_error": outcome.error,
     }
     if is_htmx(request):
-        return render(
+        return _htmx_result(
             request, "authentications/_test_request_result.html", _result_context(authentication, **context)
         )
     # The token the request may have retrieved, and its status.
@@ -123,3 +145,14 @@ def _result_context(authentication: HttpAuthentication, **result: object) -> dic
     """A button's result for htmx, with the page's token status, which the button made stale:
     the result template sends it out of band to replace the one on the page."""
     return {**result, "status_of": selectors.authentication_reread(authentication), "status_oob": True}
+
+
+def _htmx_result(request: HttpRequest, template: str, context: dict[str, object]) -> HttpResponse:
+    """The button's result, and the state badges by the page's title sent out of band: a token
+    retrieved or refused changes them too."""
+    badges = render_to_string(
+        "authentications/includes/state_badges_box.html",
+        {"authentication": context["status_of"], "oob": True},
+        request,
+    )
+    return HttpResponse(render_to_string(template, context, request) + badges)
