@@ -3,10 +3,12 @@ form), its Certificate ID and upload day set, or abandoned."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, Literal
 
+from cryptography import x509
+from cryptography.x509.oid import NameOID
 from django.db import transaction
 from django.utils import timezone
 
@@ -14,7 +16,7 @@ from authentications import selectors
 from authentications.keys import generation
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
 from authentications.services import authentication_records, key_pairs, rotation_base
-from authentications.services.audit_trail import Actor, audit
+from authentications.services.audit_trail import Actor, audit, user_of
 from authentications.services.authentication_records import KeyMaterial
 
 
@@ -26,13 +28,39 @@ class _Keep(Enum):
 KEEP = _Keep.KEEP
 
 
+# A Generate that the same person sends again with the same values this soon after the first
+# (a double click, a form sent twice) is that first press, not a second rotation: it gets the
+# key the first one made rather than an error about it.
+SAME_GENERATE_WITHIN = timedelta(seconds=10)
+
+
 def _refuse_second_pending(authentication: HttpAuthentication) -> None:
     existing = selectors.pending_key(authentication)
     if existing is not None:
-        name = existing.certificate_id or existing.key_description
-        raise rotation_base.RotationError(
-            f"A rotation is already in progress (pending key {name}): finish or abandon it first."
-        )
+        raise _in_progress(existing)
+
+
+def _in_progress(existing: SigningKey) -> rotation_base.RotationError:
+    name = existing.certificate_id or existing.key_description
+    return rotation_base.RotationError(
+        f"A rotation is already in progress (pending key {name}): finish or abandon it first."
+    )
+
+
+def _made_by_the_same_generate(
+    existing: SigningKey, *, actor: Actor, kind: str, days: int, common_name: str
+) -> bool:
+    user = user_of(actor)
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]).rfc4514_string()
+    return (
+        user is not None
+        and existing.created_by_id == user.pk
+        and existing.created_at >= timezone.now() - SAME_GENERATE_WITHIN
+        and rotation_base.key_kind(existing) == kind
+        # Both ends come from one moment of generation, so the lifetime is exact.
+        and existing.not_after - existing.not_before == timedelta(days=days)
+        and existing.subject == subject
+    )
 
 
 @transaction.atomic
@@ -97,9 +125,17 @@ def key_generate_pending(
     common_name: str,
     ip_address: str | None = None,
 ) -> SigningKey:
-    """Generate a key pair in nsconnect as the pending key; its Certificate ID comes later."""
+    """Generate a key pair in nsconnect as the pending key; its Certificate ID comes later.
+
+    The same request again moments later returns the key the first one made (see
+    SAME_GENERATE_WITHIN); any other while a key is pending is refused."""
+    # The lock makes a second request wait until the first one's key is committed, and see it.
     authentication = rotation_base.locked(authentication)
-    _refuse_second_pending(authentication)
+    existing = selectors.pending_key(authentication)
+    if existing is not None:
+        if _made_by_the_same_generate(existing, actor=actor, kind=kind, days=days, common_name=common_name):
+            return existing
+        raise _in_progress(existing)
     signing_key = key_pairs.key_pair_generate(
         actor=actor, kind=kind, days=days, common_name=common_name, ip_address=ip_address
     )

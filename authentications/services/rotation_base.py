@@ -1,10 +1,12 @@
 """What every rotation step shares: the refusal it raises (RotationError), the authentication's
-row lock, a pending key looked up by id, and what the audit trail says about a key."""
+row lock, a pending key looked up by id, what the audit trail says about a key, and the kind of
+key nsconnect would generate to match one."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from authentications.keys import generation
 from authentications.models import HttpAuthentication, SigningKey
 
 
@@ -20,6 +22,16 @@ def key_details(signing_key: SigningKey) -> dict[str, Any]:
         "fingerprint_sha256": signing_key.fingerprint_sha256,
         "key": signing_key.key_description,
     }
+
+
+def key_kind(signing_key: SigningKey) -> str | None:
+    """The kind (generation.KEY_KINDS) nsconnect generates for a key like this one, read from its
+    stored facts; None for a key of a size or curve it does not generate."""
+    if signing_key.key_type == "RSA":
+        kind = f"rsa{signing_key.key_size}"
+    else:
+        kind = "p" + signing_key.curve.removeprefix("P-")
+    return kind if kind in generation.KEY_KINDS else None
 
 
 def locked(authentication: HttpAuthentication) -> HttpAuthentication:

@@ -1,8 +1,9 @@
 """The rotation wizard's pages: new key, Certificate ID, verify, activate, abandon, roll back.
 
 Each action is a POST that calls one service (pending_keys, rotation, retired_keys) and
-returns to the wizard, which shows the step the rotation is at, so a rotation left half
-way resumes there. Activate, abandon and roll back first ask: a GET of their URL, or a POST
+returns to the wizard, which shows the step the rotation is at (rotation_progress), so a
+rotation left half way resumes there, and one activated says it is complete while its previous
+key is kept for rollback. Activate, abandon and roll back first ask: a GET of their URL, or a POST
 without `confirmed`, shows what will happen and what cannot be undone, and changes nothing.
 """
 
@@ -28,6 +29,7 @@ from authentications.services import (
     retired_keys,
     rotation,
     rotation_base,
+    rotation_progress,
 )
 from authentications.web import client_ip, confirmed, named_signing_key_id
 
@@ -53,19 +55,15 @@ def _page(
     certificate_id_form: CertificateIdForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    pending = selectors.pending_key(authentication)
-    if pending is None:
-        step = 1
-    elif not pending.certificate_id:
-        step = 2
-    else:
-        step = 4 if pending.verified_at else 3
+    progress = rotation_progress.rotation_progress(authentication)
+    pending = progress.pending_key
     initial = {
         "certificate_id": pending.certificate_id if pending else "",
         "uploaded_on": _initial_upload_day(pending),
     }
     previous = selectors.previous_key(authentication)
     rollback_key = selectors.rollback_candidate(authentication)
+    new_key = {"common_name": authentication.name, "kind": rotation_progress.new_key_kind(authentication)}
     return render(
         request,
         "authentications/rotate.html",
@@ -73,8 +71,10 @@ def _page(
             "authentication": authentication,
             "active_key": authentication.active_key(),
             "pending_key": pending,
-            "step": step,
-            "key_pair_form": key_pair_form or KeyPairForm(initial={"common_name": authentication.name}),
+            "step": progress.step,
+            "steps": progress.steps,
+            "completed": progress.completed,
+            "key_pair_form": key_pair_form or KeyPairForm(initial=new_key),
             "certificate_id_form": certificate_id_form or CertificateIdForm(initial=initial, pending=pending),
             "rollback_key": rollback_key,
             "revoke_offered": rollback_key is not None
