@@ -203,7 +203,7 @@ def test_it_warns_when_netsuite_will_cut_a_long_certificate(alice_client, form_d
         ("restlets,webservices", "Unknown scope webservices"),
         ("restlets,restlets", "restlets is listed more than once"),
         ("mcp,restlets", "mcp scope cannot be combined"),
-        ("", "This field is required"),
+        ("", "Tick at least one scope"),
     ],
 )
 def test_it_refuses_scopes_netsuite_does_not_know(alice_client, form_data, register, scopes, fragment):
@@ -318,13 +318,21 @@ def test_it_refuses_an_uploaded_file_that_is_too_large(alice_client, form_data, 
     assert_refused(response, "certificate", "100,000 bytes")
 
 
-def test_it_keeps_what_was_typed_except_the_private_key(alice_client, form_data, register):
+def test_it_keeps_what_was_typed_and_the_key_out_of_the_page(alice_client, form_data, register):
+    """GIVEN a good key and a bad scope WHEN saved THEN the page shows what was typed, and the key
+    only as its facts: the server keeps it for the form, so it need not be pasted again."""
     registered = register("p256")
     response = alice_client.post(NEW, form_data(registered, scopes="restlets,nope"))
     page = response.content.decode()
     assert registered.consumer_key in page
     assert registered.certificate_id in page
     assert registered.private_key_pem.splitlines()[1] not in page
+    assert "Kept for this form: <strong>EC P-256</strong>" in page
+    assert "paste it (or choose its file) again" not in page
+    # A key that did not open cannot be kept: it must be pasted again.
+    response = alice_client.post(NEW, form_data(registered, private_key="-----BEGIN PRIVATE KEY-----\nAAAA"))
+    page = response.content.decode()
+    assert "Kept for this form" not in page
     assert "paste it (or choose its file) again" in page
 
 

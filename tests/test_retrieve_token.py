@@ -87,7 +87,8 @@ def test_without_javascript_the_page_keeps_the_values_and_shows_the_outcome(
     assert registered.consumer_key in page
     assert registered.certificate_id in page
     assert registered.private_key_pem.splitlines()[1] not in page
-    assert "paste it (or choose its file) again" in page
+    # Kept on the server for the form: Save needs no second paste.
+    assert "Kept for this form: <strong>EC P-384</strong>" in page
 
 
 def test_retrieve_lists_what_to_fix_first(alice_client, register, form_data, fake_netsuite):

@@ -1,7 +1,8 @@
 """The HTTP Authentication form: Alumio's NetSuite screen, checked against NetSuite's rules.
 
 Its key fields (Certificate ID, private key, certificate, upload day, generated key pair) and
-their checks are KeyMaterialForm's, in key_material.
+their checks are KeyMaterialForm's, in key_material. Its groups (FIELDSETS) follow Alumio's
+screen: the connection, then the key with the Certificate ID and JWT algorithm that go with it.
 """
 
 from __future__ import annotations
@@ -12,21 +13,45 @@ from django import forms
 from django.views.decorators.debug import sensitive_variables
 
 from authentications.forms import field_rules
-from authentications.forms.key_material import KeyMaterialForm
+from authentications.forms.key_material import KeyMaterialForm, algorithms_for
 from authentications.models import HttpAuthentication
 from authentications.netsuite import assertion, token_urls
-from authentications.services import credential_changes
+from authentications.services import credential_changes, form_drafts
 from authentications.services.authentication_records import RESERVED_IDENTIFIERS, identifier_for
 
+# Said once, under the legend of the fieldset that holds both IDs.
 NETSUITE_IDS_HELP = (
-    "Optional: the internal IDs of the role and entity of the certificate mapping, for uploading "
-    "certificates to NetSuite from nsconnect."
+    "The internal IDs of the role and entity of the certificate mapping in NetSuite, only for "
+    "uploading certificates to NetSuite from nsconnect."
 )
+# The form's groups, in the order of Alumio's screen (the Name and Enabled come first).
+FIELDSETS = (
+    ("Connection", ("settings_type", "provider", "account_id", "token_url", "consumer_key", "scopes")),
+    (
+        "Key",
+        (
+            "private_key",
+            "private_key_file",
+            "private_key_passphrase",
+            "certificate",
+            "certificate_file",
+            "uploaded_on",
+            "certificate_id",
+            "jwt_algorithm",
+        ),
+    ),
+    ("Alerts", ("alert_recipients",)),
+    ("NetSuite certificate endpoint (optional)", ("netsuite_role_id", "netsuite_entity_id")),
+)
+# Settings and provider have one choice each for now: shown as text, never posted.
+FIXED_WHEN_ALONE = ("settings_type", "provider")
 
 
 class AuthenticationForm(KeyMaterialForm):
     """Creates or edits an authentication; on edit a blank private key keeps the current one."""
 
+    netsuite_ids_help = NETSUITE_IDS_HELP
+    scopes = field_rules.scopes_field()
     token_url = forms.CharField(
         label="Authentication URL",
         required=False,
@@ -54,45 +79,59 @@ class AuthenticationForm(KeyMaterialForm):
         help_texts = {
             "consumer_key": "The Consumer Key (Client ID) of the integration record: 64 hexadecimal "
             "characters. Not the Application ID, not the consumer secret.",
-            "scopes": "Comma separated: restlets, rest_webservices, suite_analytics (or mcp alone). "
-            "Each must be ticked on the integration record.",
             "account_id": "Optional, for example 1234567 or 1234567_SB1.",
-            "netsuite_role_id": NETSUITE_IDS_HELP,
-            "netsuite_entity_id": NETSUITE_IDS_HELP,
         }
 
     field_order = [
         "name",
-        "settings_type",
-        "provider",
-        "jwt_algorithm",
-        "certificate_id",
-        "consumer_key",
-        "scopes",
-        "account_id",
-        "token_url",
-        "private_key",
-        "private_key_file",
-        "private_key_passphrase",
-        "certificate",
-        "certificate_file",
-        "uploaded_on",
         "enabled",
-        "alert_recipients",
-        "netsuite_role_id",
-        "netsuite_entity_id",
+        *(name for _legend, names in FIELDSETS for name in names),
     ]
 
-    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, user=user, **kwargs)
+    def __init__(
+        self, *args: Any, user: Any = None, kept_key: form_drafts.KeptKey | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, user=user, kept_key=kept_key, **kwargs)
         # Where the stored key signs now: moving it is a key operation (credential_changes).
         self.signing_target = credential_changes.signing_target(self.instance)
         self.may_move_key = not self.instance.pk or credential_changes.may_move_signing_target(user)
         if self.instance.pk:
             self.fields["token_url"].initial = self.instance.token_url
+        self.fixed_fields = [
+            self[name]
+            for name in FIXED_WHEN_ALONE
+            if len(self.fields[name].choices) == 1  # type: ignore[attr-defined]
+        ]
+        for bound in self.fixed_fields:
+            bound.field.disabled = True
+        self._fit_algorithms_to_known_key()
         if not self.is_bound:
             # The page opens in its first field. A form sent back with errors leaves focus to them.
             next(iter(self.fields.values())).widget.attrs["autofocus"] = True
+
+    def _fit_algorithms_to_known_key(self) -> None:
+        """Offer only the JWT algorithms that fit the key the form will sign with, when it is
+        known before anything is posted: a generated key pair, the key kept for this form, or on
+        edit the stored key. A key pasted now may be of another kind: then all are offered."""
+        if self.generated_key is not None:
+            self.fit_algorithms(self.generated_key.key_type, self.generated_key.curve)
+        elif self.key_was_posted():
+            return
+        elif self.kept_key is not None:
+            self.fit_algorithms(self.kept_key.key_type, self.kept_key.curve)
+        elif self.active_key is not None:
+            self.fit_algorithms(self.active_key.key_type, self.active_key.curve)
+
+    def fit_algorithms(self, key_type: str, curve: str) -> None:
+        allowed = algorithms_for(key_type, curve)
+        field = self.fields["jwt_algorithm"]
+        field.choices = [(algorithm, algorithm) for algorithm in allowed]  # type: ignore[attr-defined]
+        kind = f"{key_type} {curve}" if curve else key_type
+        field.error_messages["invalid_choice"] = (
+            f"%(value)s cannot be used with this {kind} key: choose {' or '.join(allowed)}."
+        )
+        if not self.is_bound and self.initial.get("jwt_algorithm") not in allowed:
+            self.initial["jwt_algorithm"] = allowed[0]
 
     # --- single fields ------------------------------------------------------
 
@@ -137,6 +176,9 @@ class AuthenticationForm(KeyMaterialForm):
         self._clean_token_url(cleaned)
         self._refuse_moved_signing_target(cleaned)
         self.check_key_material(cleaned)
+        if self.pasted_private_key is not None:
+            # Shown again, the select offers what fits the key now kept for the form.
+            self.fit_algorithms(*form_drafts.key_kind(self.pasted_private_key))
         return cleaned
 
     def _refuse_moved_signing_target(self, cleaned: dict[str, Any]) -> None:
@@ -173,6 +215,19 @@ class AuthenticationForm(KeyMaterialForm):
                 )
 
     # --- what the view needs --------------------------------------------------
+
+    def problems(self) -> list[tuple[str, str, str]]:
+        """(field id, label, message) of each error, in the page's order, for the summaries that
+        link to the fields; a problem of the whole form has no field id."""
+        found = [("", "", str(message)) for message in self.non_field_errors()]
+        for bound in self:
+            if bound.is_hidden:
+                found += [("", "", str(message)) for message in bound.errors]
+                continue
+            # A group of checkboxes is reached by its first box.
+            field_id = bound.id_for_label or f"{bound.auto_id}_0"
+            found += [(field_id, str(bound.label), str(message)) for message in bound.errors]
+        return found
 
     def authentication_values(self) -> dict[str, Any]:
         return {name: self.cleaned_data[name] for name in (*self.Meta.fields, "token_url")}

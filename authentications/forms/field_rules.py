@@ -1,10 +1,11 @@
 """What NetSuite's single values look like: one check per value of the HTTP Authentication
-form, each raising a ValidationError whose message names the fix, and the Certificate ID field
-that the rotation wizard asks too."""
+form, each raising a ValidationError whose message names the fix; the Certificate ID field
+that the rotation wizard asks too, and the scopes as the integration record's checkboxes."""
 
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django import forms
 
@@ -49,6 +50,55 @@ def consumer_key(value: str) -> str:
             "integration record is saved."
         )
     return value
+
+
+# The scopes as NetSuite's integration record names them; stored comma separated.
+SCOPE_CHOICES = [
+    ("restlets", "RESTlets"),
+    ("rest_webservices", "REST web services"),
+    ("suite_analytics", "SuiteAnalytics Connect"),
+    (assertion.MCP_SCOPE, "mcp: the NetSuite AI connector (alone, without the others)"),
+]
+MAX_SCOPES_CHARS = 100
+
+
+class ScopesWidget(forms.CheckboxSelectMultiple):
+    """Ticks the scopes of a comma-separated value: as stored, or as a script posts it."""
+
+    def format_value(self, value: Any) -> list[str]:  # type: ignore[override]
+        values = value if isinstance(value, list | tuple) else [value]
+        return [part.strip().lower() for item in values if item for part in str(item).split(",")]
+
+
+class ScopesField(forms.CharField):
+    """Checkboxes that give the comma-separated text scopes() checks: ticked boxes post a list,
+    a script may post the text itself."""
+
+    widget = ScopesWidget
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("max_length", MAX_SCOPES_CHARS)
+        super().__init__(**kwargs)
+        self.widget.choices = SCOPE_CHOICES
+
+    def to_python(self, value: Any) -> str:
+        if isinstance(value, list | tuple):
+            value = ",".join(str(item) for item in value)
+        return str(super().to_python(value))
+
+    def widget_attrs(self, widget: forms.Widget) -> dict[str, Any]:
+        return {}  # no maxlength on a checkbox
+
+
+def scopes_field() -> ScopesField:
+    return ScopesField(
+        label="Scopes",
+        error_messages={
+            "required": "Tick at least one scope, as ticked on the integration record (or mcp alone)."
+        },
+        help_text="Tick the scopes ticked on the integration record in NetSuite; mcp cannot be "
+        "combined with the others.",
+    )
 
 
 def scopes(value: str) -> str:

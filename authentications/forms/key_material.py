@@ -1,6 +1,7 @@
 """The key version on the HTTP Authentication form: the Certificate ID, a private key (pasted or
-uploaded, with its passphrase) and its certificate, or a key pair generated in nsconnect instead,
-and the day the certificate was uploaded to NetSuite; checked together against the active key."""
+uploaded, with its passphrase, or kept from an earlier post of the same form) and its
+certificate, or a key pair generated in nsconnect instead, and the day the certificate was
+uploaded to NetSuite; checked together against the active key."""
 
 from __future__ import annotations
 
@@ -13,12 +14,25 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from authentications import selectors
+from authentications.fields import DecryptionError
 from authentications.forms import field_rules, upload_day
 from authentications.keys import certificates, generation, loaded_keys, pasted, private_keys
 from authentications.models import SigningKey
 from authentications.services.authentication_records import UNCHANGED, KeyMaterial
+from authentications.services.form_drafts import KeptKey
 
 PEM_ATTRS = {"rows": 8, "spellcheck": "false", "autocomplete": "off", "class": "font-monospace"}
+KEPT_KEY_UNREADABLE = (
+    "The private key kept for this form can no longer be read (the encryption key changed): "
+    "paste it (or choose its file) again."
+)
+
+
+def algorithms_for(key_type: str, curve: str) -> tuple[str, ...]:
+    """The JWT algorithms NetSuite pairs with a kind of key: PS* for RSA, one ES* for each curve."""
+    if key_type == "RSA":
+        return private_keys.RSA_ALGORITHMS
+    return (private_keys.ALGORITHM_FOR_CURVE[curve],)
 
 
 class WriteOnlyTextarea(forms.Textarea):
@@ -68,21 +82,28 @@ class KeyMaterialForm(forms.ModelForm):
     # A key pair generated in nsconnect, used instead of a pasted key and certificate.
     signing_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: Any = None, kept_key: KeptKey | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.warnings: list[str] = []
         self.key_material: KeyMaterial | None = None
         # The key that clean() loaded and checked: Retrieve signs with it before Save.
         self.loaded_private_key: private_keys.PrivateKey | None = None
+        # A key pasted (or uploaded) in this post and checked: the page keeps it for the form.
+        self.pasted_private_key: private_keys.PrivateKey | None = None
+        # The key an earlier post of this form kept (form_drafts), used when none is pasted now.
+        self.kept_key = kept_key
+        self.uses_kept_key = False
         self.active_key = self.instance.active_key() if self.instance.pk else None
         # The active key's upload day, when this edit corrects it (see check_key_material()).
         self.active_key_uploaded_at: Any = UNCHANGED
         wants_generated_key = self._find_generated_key(user)
+        if wants_generated_key:
+            self.kept_key = None  # a generated key pair replaces any pasted key
         # Required unless its file is uploaded or a generated key pair is chosen; on edit a
-        # blank private key keeps the current one.
+        # blank private key keeps the current one, and a key kept for the form is used.
         for text, upload in (("private_key", "private_key_file"), ("certificate", "certificate_file")):
             has_upload = bool(self.files.get(self.add_prefix(upload)))
-            keeps_key = text == "private_key" and self.active_key is not None
+            keeps_key = text == "private_key" and (self.active_key is not None or self.kept_key is not None)
             self.fields[text].required = not (has_upload or wants_generated_key or keeps_key)
         if self.instance.pk:
             self.fields["uploaded_on"].initial = upload_day.upload_day_of(self.active_key)
@@ -215,6 +236,13 @@ class KeyMaterialForm(forms.ModelForm):
             return None
         return upload_day.uploaded_at(day, facts.not_before)
 
+    def key_was_posted(self) -> bool:
+        """Whether this post brings a private key (pasted or as a file), kept or not."""
+        return self.is_bound and bool(
+            str(self.data.get(self.add_prefix("private_key"), "")).strip()
+            or self.files.get(self.add_prefix("private_key_file"))
+        )
+
     @sensitive_variables()
     def _clean_private_key(self, cleaned: dict[str, Any]) -> private_keys.PrivateKey | None:
         if self.generated_key is not None:
@@ -224,18 +252,35 @@ class KeyMaterialForm(forms.ModelForm):
             )
         pem = cleaned.get("private_key", "")
         if not pem:
-            if self.active_key is None or "private_key" in self.errors:
+            if "private_key" in self.errors:
+                return None
+            if self.kept_key is not None:
+                return self._kept_private_key(self.kept_key)
+            if self.active_key is None:
                 return None
             return loaded_keys.load_stored_private_key(
                 (self.active_key.pk, self.active_key.fingerprint_sha256), self.active_key.private_key
             )
         try:
-            return private_keys.load_private_key(pem, cleaned.get("private_key_passphrase", ""))
+            key = private_keys.load_private_key(pem, cleaned.get("private_key_passphrase", ""))
         except private_keys.PassphraseError as error:
             self.add_error("private_key_passphrase", str(error))
         except private_keys.KeyMaterialError as error:
             self.add_error("private_key", str(error))
+        else:
+            self.pasted_private_key = key
+            return key
         return None
+
+    @sensitive_variables()
+    def _kept_private_key(self, kept_key: KeptKey) -> private_keys.PrivateKey | None:
+        try:
+            key = kept_key.private_key()
+        except (DecryptionError, ValueError, TypeError):
+            self.add_error("private_key", KEPT_KEY_UNREADABLE)
+            return None
+        self.uses_kept_key = True
+        return key
 
     def _clean_certificate(
         self, cleaned: dict[str, Any], key: private_keys.PrivateKey
@@ -265,6 +310,7 @@ class KeyMaterialForm(forms.ModelForm):
             return True
         return (
             bool(cleaned.get("private_key"))
+            or self.uses_kept_key
             or facts.fingerprint_sha256 != self.active_key.fingerprint_sha256
             or cleaned["certificate_id"] != self.active_key.certificate_id
         )

@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from authentications.forms.key_material import algorithms_for
 from authentications.keys import generation
 from authentications.models import JwtAlgorithm, SigningKey
 
@@ -58,7 +59,8 @@ class KeyPairForm(forms.Form):
 
 
 class JwtAlgorithmForm(forms.Form):
-    """The authentication form's JWT algorithm, set to the one that fits a key pair just generated.
+    """The authentication form's JWT algorithm, offering only those that fit a key pair just
+    generated (the first of them chosen), or all of them again once it is set aside (None).
 
     Never posted: the key pair panel renders its select, which htmx swaps in for the
     authentication form's (same name and id).
@@ -66,6 +68,11 @@ class JwtAlgorithmForm(forms.Form):
 
     jwt_algorithm = forms.ChoiceField(label="JWT algorithm", choices=JwtAlgorithm.choices)
 
-    def __init__(self, signing_key: SigningKey) -> None:
+    def __init__(self, signing_key: SigningKey | None) -> None:
+        if signing_key is None:
+            super().__init__()
+            return
         fitting = generation.fitting_algorithm(signing_key.key_type, signing_key.curve)
         super().__init__(initial={"jwt_algorithm": fitting})
+        allowed = algorithms_for(signing_key.key_type, signing_key.curve)
+        self.fields["jwt_algorithm"].choices = [(algorithm, algorithm) for algorithm in allowed]  # type: ignore[attr-defined]

@@ -18,6 +18,7 @@ from django.views.decorators.debug import sensitive_variables
 from authentications.keys.certificates import CertificateFacts
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
 from authentications.services import audit_trail, credential_changes
+from authentications.services.form_drafts import ProvenToken
 
 AUTHENTICATION_FIELDS = (
     "name",
@@ -144,8 +145,11 @@ def authentication_create(
     actor: audit_trail.Actor,
     values: dict[str, Any],
     key_material: KeyMaterial,
+    proven_token: ProvenToken | None = None,
     ip_address: str | None = None,
 ) -> HttpAuthentication:
+    """Save a new authentication with its first key, and the token the form's Retrieve got for
+    exactly these values, if any (form_drafts): then no second token request is needed."""
     user = audit_trail.user_of(actor)
     authentication = HttpAuthentication(
         **{name: values[name] for name in AUTHENTICATION_FIELDS},
@@ -164,7 +168,40 @@ def authentication_create(
         ip_address=ip_address,
         details={"identifier": authentication.identifier, "signing_key": _key_details(signing_key)},
     )
+    if proven_token is not None:
+        _store_proven_token(authentication, signing_key, proven_token, actor, ip_address)
     return authentication
+
+
+@sensitive_variables()
+def _store_proven_token(
+    authentication: HttpAuthentication,
+    signing_key: SigningKey,
+    token: ProvenToken,
+    actor: audit_trail.Actor,
+    ip_address: str | None,
+) -> None:
+    AccessToken.objects.create(
+        authentication=authentication,
+        value=token.value,
+        token_type=token.token_type,
+        obtained_at=token.obtained_at,
+        expires_at=token.expires_at,
+        signing_key=signing_key,
+    )
+    authentication.last_success_at = token.obtained_at
+    authentication.save(update_fields=["last_success_at"])
+    audit_trail.audit(
+        action=AuditEvent.Action.TOKEN_RETRIEVED,
+        authentication=authentication,
+        actor=actor,
+        ip_address=ip_address,
+        details={
+            "certificate_id": signing_key.certificate_id,
+            "expires_at": token.expires_at.isoformat(),
+            "retrieved_by": "Retrieve on the form, before Save",
+        },
+    )
 
 
 @transaction.atomic

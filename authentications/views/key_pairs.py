@@ -37,8 +37,10 @@ def key_pair_create(request: HttpRequest) -> HttpResponse:
     panel = "authentications/_key_pair_panel.html"
     if request.method == "GET":
         if is_htmx(request):
-            # "Use another key pair" on the authentication form: the empty panel again.
-            return render(request, panel, {"key_pair_form": KeyPairForm(), "open": True})
+            # "Use another key pair" on the authentication form: the empty panel again, and every
+            # JWT algorithm offered again, for whatever key comes instead.
+            context = {"key_pair_form": KeyPairForm(), "open": True, "algorithm_form": JwtAlgorithmForm(None)}
+            return render(request, panel, context)
         form = KeyPairForm.named(request.GET.get("name", ""))
         return _render_page(request, form, request.GET.get("for", ""))
     # On the authentication form the common name may be left empty: the Name is used.

@@ -13,7 +13,8 @@ from tests.conftest import Registered, new_certificate_id, new_consumer_key
 from tests.fake_netsuite import FakeNetSuite
 
 NAME = "Acme ERP"
-SCOPES = "restlets,rest_webservices"
+# The scopes the fake NetSuite's integration records tick, as the form's checkboxes name them.
+SCOPES = ("RESTlets", "REST web services")
 RETRIEVE = "Retrieve an access token key"
 SCREENSHOT = "/tmp/nsconnect-form.png"  # noqa: S108 - a fixed place for a person to look at it
 
@@ -46,28 +47,35 @@ def new_form(signed_in: Page, live_server: Any) -> Page:
 
 
 def fill_in(page: Page, registered: Registered, *, algorithm: str, token_url: str) -> dict[str, str]:
-    """Type the form as an integrator does; return what each field should now show."""
+    """Type the form as an integrator does, in its order; return what each field should now show."""
     # No Account ID: the Authentication URL is given, which the help text says is enough.
-    typed = {
+    connection = {
         "Name": NAME,
-        "Certificate ID": registered.certificate_id,
-        "Consumer key": registered.consumer_key,
-        "Scopes": SCOPES,
         "Authentication URL": token_url,
+        "Consumer key": registered.consumer_key,
+    }
+    key = {
         "Private key": registered.private_key_pem,
         "Certificate": registered.certificate_pem,
+        "Certificate ID": registered.certificate_id,
     }
-    field(page, "Settings").select_option(label="OAuth2 authentication")
-    field(page, "Provider").select_option(label="Netsuite")
-    field(page, "JWT algorithm").select_option(label=algorithm)
-    for label, value in typed.items():
+    # Settings and provider have one choice each: shown as text, nothing to choose.
+    expect(page.locator("#authentication-form")).to_contain_text("OAuth2 authentication")
+    for label, value in connection.items():
         field(page, label).fill(value)
-    return typed | {"JWT algorithm": algorithm}
+    for scope in SCOPES:
+        page.get_by_label(scope, exact=True).check()
+    for label, value in key.items():
+        field(page, label).fill(value)
+    field(page, "JWT algorithm").select_option(label=algorithm)
+    return connection | key | {"JWT algorithm": algorithm}
 
 
 def expect_fields_to_show(page: Page, values: dict[str, str]) -> None:
     for label, value in values.items():
         expect(field(page, label)).to_have_value(value)
+    for scope in SCOPES:
+        expect(page.get_by_label(scope, exact=True)).to_be_checked()
 
 
 @pytest.mark.parametrize(("kind", "algorithm"), [("rsa4096", "PS256"), ("p256", "ES256")])
@@ -92,7 +100,11 @@ def test_a_person_retrieves_a_token_then_saves_and_finds_it_in_the_list(
 
     expect(page).to_have_url(re.compile(r"/authentications/acme-erp/$"))
     expect(page.get_by_role("heading", name=NAME, level=1)).to_be_visible()
-    expect(page.get_by_text(f"Saved {NAME}.")).to_be_visible()
+    expect(page.get_by_text(f"Saved {NAME} with the access token retrieved on the form")).to_be_visible()
+    # The token Retrieve got is the record's: no second request, no "None yet".
+    expect(page.locator("#token-status")).to_contain_text("Valid until")
+    expect(page.get_by_text("None yet")).to_have_count(0)
+    assert len(fake_netsuite.issued_tokens) == 1
 
     page.get_by_role("link", name="HTTP authentications").click()
 
@@ -126,7 +138,19 @@ def test_retrieve_lists_fields_to_fix(new_form: Page, register: Any, fake_netsui
 
     expect(retrieve_result(page)).to_contain_text("Fix these fields first")
     expect(retrieve_result(page)).to_contain_text("JWT algorithm")
+    # The field itself is marked, its message under it, and focus is on the result.
+    expect(field(page, "JWT algorithm")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#id_jwt_algorithm_error")).to_contain_text("choose ES256")
+    expect(retrieve_result(page)).to_be_focused()
+    # The key is kept for the form: only the algorithm that fits it is offered now.
+    expect(page.locator("#kept-key")).to_contain_text("EC P-256")
+    assert field(page, "JWT algorithm").locator("option").all_inner_texts() == ["ES256"]
     assert fake_netsuite.requests == []
+
+    retrieve_result(page).get_by_role("link", name="JWT algorithm").click()
+    expect(field(page, "JWT algorithm")).to_be_focused()
+    page.get_by_role("button", name=RETRIEVE).click()
+    expect(retrieve_result(page)).to_contain_text("Access token retrieved, valid until")
 
 
 def test_saving_a_bad_key_shows_the_message_at_the_field(new_form: Page, fake_netsuite: FakeNetSuite) -> None:
@@ -149,3 +173,72 @@ def test_saving_a_bad_key_shows_the_message_at_the_field(new_form: Page, fake_ne
     expect(page.get_by_text("the private key is never sent back")).to_be_visible()
     expect_fields_to_show(page, {**typed, "Private key": ""})
     assert fake_netsuite.requests == []
+
+
+def test_enter_in_a_field_saves_and_never_retrieves(
+    new_form: Page, register: Any, fake_netsuite: FakeNetSuite
+) -> None:
+    """GIVEN the filled-in form WHEN Enter is pressed in the Name field THEN the form is saved (the
+    hidden default button is Save) and NetSuite is not asked."""
+    page = new_form
+    fill_in(page, register("p256"), algorithm="ES256", token_url=fake_netsuite.token_url)
+
+    field(page, "Name").press("Enter")
+
+    expect(page).to_have_url(re.compile(r"/authentications/acme-erp/$"))
+    expect(page.get_by_text(f"Saved {NAME}.")).to_be_visible()
+    assert fake_netsuite.requests == []
+
+
+def test_a_failed_save_takes_focus_to_a_summary_whose_links_reach_the_fields(
+    new_form: Page, register: Any, fake_netsuite: FakeNetSuite
+) -> None:
+    """GIVEN a mistyped consumer key and no scope ticked WHEN saved THEN focus is on the summary
+    at the top ("There is a problem"), which links to each field; the key is not asked again."""
+    page = new_form
+    registered = register("rsa3072")
+    fill_in(page, registered, algorithm="PS256", token_url=fake_netsuite.token_url)
+    field(page, "Consumer key").fill("nope")
+    for scope in SCOPES:
+        page.get_by_label(scope, exact=True).uncheck()
+
+    page.get_by_role("button", name="Save").click()
+
+    summary = page.get_by_role("alert").filter(has_text="There is a problem")
+    expect(summary).to_be_focused()
+    expect(summary.get_by_role("link")).to_have_text(["Consumer key", "Scopes"])
+    # Every field keeps its message too.
+    expect(field(page, "Consumer key")).to_have_attribute("aria-invalid", "true")
+    expect(page.locator("#kept-key")).to_contain_text("RSA 3072")
+    assert registered.private_key_pem.splitlines()[1] not in page.content()
+
+    summary.get_by_role("link", name="Consumer key").click()
+    expect(field(page, "Consumer key")).to_be_focused()
+    summary.get_by_role("link", name="Scopes").click()
+    expect(page.get_by_label(SCOPES[0], exact=True)).to_be_focused()
+
+    field(page, "Consumer key").fill(registered.consumer_key)
+    for scope in SCOPES:
+        page.get_by_label(scope, exact=True).check()
+    page.get_by_role("button", name="Save").click()
+    expect(page).to_have_url(re.compile(r"/authentications/acme-erp/$"))
+
+
+def test_save_after_a_refused_retrieve_asks_first(
+    new_form: Page, register: Any, fake_netsuite: FakeNetSuite
+) -> None:
+    page = new_form
+    fill_in(page, register("p256"), algorithm="ES256", token_url=fake_netsuite.token_url)
+    fake_netsuite.fail_next("invalid_client")
+    page.get_by_role("button", name=RETRIEVE).click()
+    expect(retrieve_result(page)).to_contain_text("invalid_client")
+
+    page.get_by_role("button", name="Save").click()
+
+    question = page.get_by_role("alert").filter(has_text="NetSuite refused these credentials: save anyway?")
+    expect(question).to_be_focused()
+    expect(question).to_contain_text("invalid_client")
+    expect(page).to_have_url(re.compile(r"/authentications/new/$"))
+    question.get_by_role("button", name="Save anyway").click()
+    expect(page).to_have_url(re.compile(r"/authentications/acme-erp/$"))
+    expect(page.get_by_text("None yet")).to_be_visible()

@@ -46,6 +46,8 @@ def test_a_person_generates_a_key_pair_on_the_form_and_retrieves_a_token_with_it
     expect(panel).to_contain_text("EC P-384")
     expect(panel).to_contain_text("CN=Acme ERP")
     expect(field(page, "JWT algorithm")).to_have_value("ES384")
+    # Only the algorithm that fits the key pair is offered.
+    assert field(page, "JWT algorithm").locator("option").all_inner_texts() == ["ES384"]
     # The pasted key and certificate are not asked for any more.
     expect(field(page, "Private key")).to_be_hidden()
     expect(field(page, "Certificate")).to_be_hidden()
@@ -65,7 +67,8 @@ def test_a_person_generates_a_key_pair_on_the_form_and_retrieves_a_token_with_it
     )
     field(page, "Certificate ID").fill(certificate_id)
     field(page, "Consumer key").fill(consumer_key)
-    field(page, "Scopes").fill("restlets,rest_webservices")
+    page.get_by_label("RESTlets", exact=True).check()
+    page.get_by_label("REST web services", exact=True).check()
     field(page, "Authentication URL").fill(fake_netsuite.token_url)
 
     page.get_by_role("button", name="Retrieve an access token key").click()
