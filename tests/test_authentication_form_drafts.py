@@ -280,3 +280,31 @@ def test_the_edit_form_asks_too_but_keeps_no_token(
     assert form.post(form_data(registered, private_key="", name="Acme 3")).status_code == 302
     assert not AccessToken.objects.exists()
     assert SigningKey.objects.count() == 1
+
+
+def test_retrieve_without_its_permission_is_refused_before_the_key_is_read_or_kept(
+    client, django_user_model, register, form_data
+):
+    """GIVEN a user who may create authentications but not retrieve tokens WHEN she presses
+    Retrieve with a pasted key THEN she is refused, NetSuite is not asked, and nothing of the
+    key is kept in her session."""
+    from django.contrib.auth.models import Permission
+
+    user = django_user_model.objects.create_user("bob", password="x")
+    user.user_permissions.add(Permission.objects.get(codename="add_httpauthentication"))
+    client.force_login(user)
+    registered = register("rsa3072")
+    form = FormPages(client)
+
+    refused = form.post({**form_data(registered), "retrieve_token": "1"})
+
+    assert refused.status_code == 403
+    assert all(form_drafts.SESSION_KEY not in session.get_decoded() for session in Session.objects.all())
+
+
+def test_a_draft_id_is_only_one_the_form_could_have_made(alice_client) -> None:
+    """An id with a line end after it (which `$` lets through) gets a new one instead."""
+    client_session = alice_client.session
+    posted = "B" * 22 + "\n"
+    assert form_drafts.FormDraft(client_session, posted).id != posted
+    assert form_drafts.FormDraft(client_session, "B" * 22).id == "B" * 22

@@ -188,3 +188,17 @@ def test_a_generated_key_pair_offers_only_its_algorithms(alice_client):
     assert options(panel, "jwt_algorithm") == ["ES512"]
     again = alice_client.get("/authentications/keys/new/", **HTMX).content.decode()
     assert options(again, "jwt_algorithm") == [*RSA, *EC]
+
+
+def test_generate_on_the_edit_form_starts_on_the_kind_of_the_key_it_replaces(
+    alice_client, register, create_authentication
+):
+    """A key generated on the edit form is a rotation: like the wizard, it starts on the
+    replaced key's kind; on the new form, on the default."""
+    authentication = create_authentication(register("rsa4096"))
+
+    edit = alice_client.get(f"/authentications/{authentication.identifier}/edit/").content.decode()
+    new = alice_client.get("/authentications/new/").content.decode()
+
+    assert re.search(r'<option value="rsa4096"[^>]*\bselected\b', edit)
+    assert re.search(r'<option value="p256"[^>]*\bselected\b', new)

@@ -160,3 +160,32 @@ def test_the_identifier_stays_when_the_name_changes(alice_client, register, crea
     assert response["Location"] == "/authentications/acme-erp/"
     authentication.refresh_from_db()
     assert (authentication.name, authentication.identifier) == ("Acme 2", "acme-erp")
+
+
+def test_scopes_stored_in_another_order_are_not_an_edit_and_keep_the_token(
+    alice_client, authentication_in_state, register, form_data
+):
+    """GIVEN a record saved with its scopes in another order than the form's boxes (an older
+    record, or one saved by a script) and a valid token WHEN only its alert recipients are edited
+    THEN the token stays and the audit trail names only the alert recipients."""
+    authentication = authentication_in_state(
+        "Acme ERP", token_seconds=3600, scopes="rest_webservices,restlets"
+    )
+    key = authentication.active_key()
+    registered = register("p256")
+    data = form_data(
+        registered,
+        private_key="",
+        consumer_key=authentication.consumer_key,
+        certificate_id=key.certificate_id,
+        certificate=key.certificate_pem,
+        scopes=["restlets", "rest_webservices"],
+        alert_recipients="ops@example.com",
+    )
+
+    response = alice_client.post(edit_url(authentication), data)
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert authentication.current_token() is not None
+    event = AuditEvent.objects.filter(action="authentication.update").get()
+    assert event.details == {"changed": ["alert_recipients"]}

@@ -112,3 +112,24 @@ def test_no_date_on_the_pages_can_wrap(alice_client: Any, pages: list[str], alic
         seen, loose = loose_dates(alice_client.get(path).content.decode())
         assert seen, f"{path} shows no date to check"
         assert not loose, f"{path} has dates that may wrap: {loose}"
+
+
+@pytest.mark.parametrize("name", ["0001-01-01T00:00+00:01", "9999-12-31T23:59-00:01"])
+def test_a_name_that_reads_as_a_date_past_the_calendar_is_shown_as_written(
+    alice_client: Any, alice: Any, name: str
+) -> None:
+    """GIVEN an API client named like a moment that no time zone can show WHEN the audit
+    trail shows the event of its creation THEN it is there as text, and the page is served."""
+    api_client_create(actor=alice, name=name, authentications=[])
+
+    page = alice_client.get("/audit/")
+
+    assert page.status_code == 200
+    assert name in page.content.decode()
+
+
+def test_the_first_year_has_four_digits() -> None:
+    assert "0001-01-01" in render("{% date_time moment day=True %}", moment=dt.date(1, 1, 1))
+    assert "0001-01-02 03:04" in render(
+        "{% date_time moment utc=True %}", moment=dt.datetime(1, 1, 2, 3, 4, tzinfo=dt.UTC)
+    )

@@ -101,9 +101,14 @@ def scopes_field() -> ScopesField:
     )
 
 
+# One spelling for one set of scopes, so that the same boxes ticked (or a script's text in
+# another order) never read as an edit of the scopes, which drops the stored token.
+SCOPE_ORDER = (*assertion.SCOPES, assertion.MCP_SCOPE)
+
+
 def scopes(value: str) -> str:
     try:
-        return ",".join(assertion.parse_scopes(value))
+        return ",".join(sorted(assertion.parse_scopes(value), key=SCOPE_ORDER.index))
     except token_urls.ProtocolValueError as error:
         raise forms.ValidationError(str(error)) from None
 

@@ -204,6 +204,13 @@ def _store_proven_token(
     )
 
 
+def _differs(name: str, stored: Any, new: Any) -> bool:
+    if name == "scopes":
+        # A record saved before the form spelled scopes one way may hold them in another order.
+        return set(str(stored).split(",")) != set(str(new).split(","))
+    return bool(stored != new)
+
+
 @transaction.atomic
 @sensitive_variables()
 def authentication_update(
@@ -220,7 +227,9 @@ def authentication_update(
     to NetSuite (None: unknown). A new key is a rotation: pending_keys, not this."""
     # Compare with the stored row, not the caller's instance (a ModelForm edits it in place).
     authentication = HttpAuthentication.objects.select_for_update().get(pk=authentication.pk)
-    changed = [name for name in AUTHENTICATION_FIELDS if getattr(authentication, name) != values[name]]
+    changed = [
+        name for name in AUTHENTICATION_FIELDS if _differs(name, getattr(authentication, name), values[name])
+    ]
     key_operation = credential_changes.signing_target_changes(changed)
     if key_operation and not credential_changes.may_move_signing_target(actor):
         raise credential_changes.KeyOperationRefused(key_operation)

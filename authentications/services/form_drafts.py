@@ -33,7 +33,7 @@ MAX_DRAFTS = 4
 DRAFT_LIFETIME = timedelta(hours=1)
 # A token kept for Save must still be good for a while once stored.
 MIN_TOKEN_LIFE = timedelta(minutes=2)
-_DRAFT_ID = re.compile(r"^[A-Za-z0-9_-]{22}$")
+_DRAFT_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class FormDraft:
 
     def __init__(self, session: SessionBase, draft_id: str = "") -> None:
         self.session = session
-        self.id = draft_id if _DRAFT_ID.match(draft_id or "") else secrets.token_urlsafe(16)
+        self.id = draft_id if _DRAFT_ID.fullmatch(draft_id or "") else secrets.token_urlsafe(16)
 
     # --- the private key ------------------------------------------------------------------
 

@@ -32,7 +32,9 @@ def date_text(value: datetime | date, *, day: bool = False, seconds: bool = Fals
         return value.isoformat()
     if timezone.is_aware(value):
         value = value.astimezone(UTC) if utc else timezone.localtime(value)
-    return value.strftime("%Y-%m-%d" if day else "%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
+    # The year by hand: strftime writes year 1 as "1", not "0001".
+    ymd = f"{value.year:04d}-{value:%m-%d}"
+    return ymd if day else f"{ymd} {value:%H:%M:%S}" if seconds else f"{ymd} {value:%H:%M}"
 
 
 def time_element(value: datetime | date, before: str = "", **shown: bool) -> SafeString:
@@ -195,9 +197,14 @@ def _moment(value: Any) -> datetime | None:
     if not isinstance(value, str) or not ISO_DATETIME.fullmatch(value):
         return None
     try:
-        return datetime.fromisoformat(value)
-    except ValueError:
+        moment = datetime.fromisoformat(value)
+        # Shown in the page's time zone and in UTC: a moment at the edge of the calendar
+        # (year 1 or 9999, written by anyone who names an API client) must fit both.
+        timezone.localtime(moment)
+        moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
+    return moment
 
 
 def _label(key: object) -> str:

@@ -37,6 +37,7 @@ from authentications.services import (
     form_drafts,
     pending_keys,
     rotation_base,
+    rotation_progress,
     token_attempt,
 )
 from authentications.web import client_ip, is_htmx
@@ -82,6 +83,9 @@ def _form_page(request: HttpRequest, authentication: HttpAuthentication) -> Http
         initial = {"signing_key": request.GET.get("signing_key", "")}
         form = AuthenticationForm(instance=authentication, initial=initial, user=request.user)
         return _render_form(request, form, authentication, draft)
+    if "retrieve_token" in request.POST:
+        # Before the form is read: reading it loads the key (costly for RSA) and keeps it.
+        check_permission(request.user, RETRIEVE_TOKEN)
     if "forget_key" in request.POST:
         # "Use a different key": the kept key goes; the form comes back without it, to paste one.
         draft.forget_key()
@@ -93,7 +97,6 @@ def _form_page(request: HttpRequest, authentication: HttpAuthentication) -> Http
     if "forget_key" in request.POST:
         return _render_form(request, form, authentication, draft, focus="private_key", status=200)
     if "retrieve_token" in request.POST:
-        check_permission(request.user, RETRIEVE_TOKEN)
         return _retrieve_page(request, form, authentication, draft)
     if not valid:
         return _render_form(request, form, authentication, draft, summary=True)
@@ -277,10 +280,18 @@ def _render_form(
             "paste_key_again": form.key_was_posted() and form.kept_key is None and form.generated_key is None,
             # The "Generate a new key pair" panel, or the generated key pair chosen.
             "generated_key": form.generated_key,
-            "key_pair_form": KeyPairForm(),
+            "key_pair_form": _key_pair_form(authentication),
         },
         status=status or (422 if form.is_bound and form.errors else 200),
     )
+
+
+def _key_pair_form(authentication: HttpAuthentication) -> KeyPairForm:
+    """The Generate panel; on edit a generated key is a rotation, so it starts on the kind of
+    the key it replaces, as the rotation wizard does."""
+    if authentication.pk is None:
+        return KeyPairForm()
+    return KeyPairForm(initial={"kind": rotation_progress.new_key_kind(authentication)})
 
 
 @sensitive_variables()
