@@ -14,7 +14,7 @@ from api import services as api_services
 from api.models import ApiClient
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
 from authentications.services import token_single_flight
-from tests.conftest import put_in_role
+from tests.conftest import put_in_role, roles_made
 
 pytestmark = pytest.mark.django_db
 
@@ -228,6 +228,8 @@ def test_staff_alone_may_not_manage_api_clients(client, django_user_model):
 
 
 def test_the_migration_makes_both_roles_with_exactly_their_permissions():
+    roles_made()
+
     def permissions(name: str) -> set[str]:
         group = Group.objects.get(name=name)
         return {f"{p.content_type.app_label}.{p.codename}" for p in group.permissions.all()}
