@@ -361,6 +361,15 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # The dashboard's latest failure of each authentication, and a record's own trail:
+            # a seek per authentication, not a scan of its events.
+            models.Index(
+                fields=["authentication", "action", "-created_at"], name="audit_authentication_action"
+            ),
+            # The audit trail filtered to one action, newest first, pages by this.
+            models.Index(fields=["action", "-created_at"], name="audit_action_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"

@@ -21,6 +21,7 @@ from api.models import ApiClient
 from authentications import emails
 from authentications.models import AuditEvent, HttpAuthentication, SigningKey
 from authentications.services import audit_trail, token_single_flight
+from tests import scale_seed
 from tests.api.consumer import get_token
 from tests.conftest import Registered, put_in_role
 from tests.fake_netsuite import FakeNetSuite
@@ -387,7 +388,14 @@ def test_an_unknown_filter_value_shows_an_error_and_no_events(
     assert "Select a valid choice" in response.content.decode()
 
 
-def test_it_paginates_fifty_a_page_and_page_links_keep_the_filters(
+def link(page: str, label: str) -> str:
+    """The address of a page link ("Older", "Newer", "Newest"), as the browser would follow it."""
+    found = re.search(rf'<a class="page-link" href="([^"]+)">{label}</a>', page)
+    assert found, f"no {label} link"
+    return "/audit/" + found.group(1).replace("&amp;", "&")
+
+
+def test_it_pages_fifty_at_a_time_and_page_links_keep_the_filters(
     alice_client: Client, alice: Any, register: Any, create_authentication: Any
 ) -> None:
     acme = create_authentication(register("p256"))
@@ -398,13 +406,120 @@ def test_it_paginates_fifty_a_page_and_page_links_keep_the_filters(
     first = alice_client.get("/audit/?actor=scheduler&action=token.retrieved")
     assert [event.details["n"] for event in first.context["page_obj"]] == list(range(59, 9, -1))
     page = first.content.decode()
-    assert "Page 1 of 2" in page
-    assert 'href="?actor=scheduler&amp;action=token.retrieved&amp;page=2"' in page
+    assert "Newer</a>" not in page
+    older = link(page, "Older")
+    assert older.startswith("/audit/?actor=scheduler&action=token.retrieved&older=")
 
-    second = alice_client.get("/audit/?actor=scheduler&action=token.retrieved&page=2")
+    second = alice_client.get(older)
     assert [event.details["n"] for event in second.context["page_obj"]] == list(range(9, -1, -1))
     assert {event.actor_label for event in second.context["page_obj"]} == {"scheduler"}
-    assert 'href="?actor=scheduler&amp;action=token.retrieved&amp;page=1"' in second.content.decode()
+    page = second.content.decode()
+    assert "Older</a>" not in page
+    assert link(page, "Newest") == "/audit/?actor=scheduler&action=token.retrieved"
+
+    back = alice_client.get(link(page, "Newer"))
+    assert [event.details["n"] for event in back.context["page_obj"]] == list(range(59, 9, -1))
+    assert "Newer</a>" not in back.content.decode()
+
+
+def test_events_at_the_same_moment_are_neither_skipped_nor_repeated(
+    alice_client: Client, register: Any, create_authentication: Any
+) -> None:
+    """GIVEN 120 events recorded in the same microsecond WHEN one reads every older page
+    THEN each event is shown exactly once, newest (highest number) first."""
+    acme = create_authentication(register("p256"))
+    AuditEvent.objects.all().delete()
+    for n in range(120):
+        record("token.retrieved", "scheduler", acme, T0, n=n)
+    seen: list[int] = []
+    path: str | None = "/audit/"
+    while path:
+        response = alice_client.get(path)
+        seen += [event.details["n"] for event in response.context["page_obj"]]
+        page = response.content.decode()
+        path = link(page, "Older") if "Older</a>" in page else None
+    assert seen == list(range(119, -1, -1))
+
+
+@pytest.mark.parametrize("cursor", ["older=abc", "older=-1", "newer=" + "9" * 30, "older=", "older=999999"])
+def test_a_page_link_that_names_no_event_shows_the_first_page_or_none(
+    alice_client: Client, trail: dict[str, Any], cursor: str
+) -> None:
+    response = alice_client.get(f"/audit/?{cursor}")
+    assert response.status_code == 200
+    # A number that names no event has nothing past it; anything else is the first page.
+    assert len(shown(response)) == (0 if cursor == "older=999999" else 6)
+
+
+@pytest.fixture
+def many(alice_client: Client) -> None:
+    """GIVEN 150 authentications (more than a list offers) and 1,200 events, some about
+    deleted authentications and by 150 actors."""
+    scale_seed.authentications(0, 150)
+    scale_seed.audit_events(1200)
+
+
+def test_past_a_hundred_authentications_the_filters_are_search_boxes_with_suggestions(
+    alice_client: Client, many: None
+) -> None:
+    page = alice_client.get("/audit/").content.decode()
+    assert '<select name="authentication"' not in page and '<select name="actor"' not in page
+    for name, label in (("authentication", "Authentication"), ("actor", "Actor")):
+        assert re.search(rf'<label\s+for="id_{name}" class="form-label">\s*{label}\s*</label>', page)
+        assert re.search(rf'<input type="search" name="{name}"[^>]* list="id_{name}_suggestions"', page)
+    # Suggested: the latest events' values, a hundred at most.
+    suggestions = re.findall(r'<datalist id="id_authentication_suggestions">(.*?)</datalist>', page)[0]
+    assert '<option value="Deleted 000 (deleted)"></option>' in suggestions
+    assert suggestions.count("<option") == 100
+    assert '<option value="scheduler"></option>' in page
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("Authentication 00042", "Authentication 00042"),
+        ("authentication-00042", "Authentication 00042"),  # the identifier, in any case
+        ("00042", "Authentication 00042"),  # the only one containing it
+        ("Deleted 007", "Deleted 007"),
+        ("Deleted 007 (deleted)", "Deleted 007"),  # as suggested
+    ],
+)
+def test_the_authentication_search_finds_one_by_name_identifier_or_part(
+    alice_client: Client, many: None, typed: str, expected: str
+) -> None:
+    response = alice_client.get("/audit/", {"authentication": typed})
+    events = list(response.context["page_obj"])
+    assert events and {event.authentication_name for event in events} == {expected}
+    # The box then holds the name, as a link by number shows it too.
+    shown_name = expected if expected.startswith("Authentication") else f"{expected} (deleted)"
+    assert f'name="authentication" value="{shown_name}"' in response.content.decode()
+
+
+def test_a_link_by_number_shows_the_name_in_the_search_box(alice_client: Client, many: None) -> None:
+    pk = HttpAuthentication.objects.get(name="Authentication 00042").pk
+    page = alice_client.get(f"/audit/?authentication={pk}").content.decode()
+    assert 'name="authentication" value="Authentication 00042"' in page
+
+
+@pytest.mark.parametrize(
+    ("typed", "error"),
+    [
+        ("0004", "Several authentications match “0004”: Authentication 00004, Authentication 00040,"),
+        ("Globex", "No authentication, present or deleted, is called “Globex”."),
+        ("99999", "No authentication, present or deleted, is called “99999”."),
+    ],
+)
+def test_a_search_that_names_no_single_authentication_says_why_and_shows_no_events(
+    alice_client: Client, many: None, typed: str, error: str
+) -> None:
+    response = alice_client.get("/audit/", {"authentication": typed})
+    assert shown(response) == []
+    assert error in response.content.decode()
+
+
+def test_the_actor_search_takes_any_actor(alice_client: Client, many: None) -> None:
+    response = alice_client.get("/audit/?actor=user149")
+    assert shown(response) and {event.actor_label for event in response.context["page_obj"]} == {"user149"}
 
 
 def test_details_are_readable_and_escaped(
