@@ -6,13 +6,14 @@ as a slow password hash and costs microseconds, which matters on every API reque
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import ExpressionWrapper, F, OuterRef, Subquery, TextField
+from django.db import connection, models
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.debug import sensitive_variables
@@ -81,35 +82,110 @@ def grant_for_key(key: str, identifier: str) -> Grant | None:
     """The grant of this key to the authentication, in one query; None if the key is unknown or
     revoked, or may not read it, or no authentication has this identifier (the caller tells which)."""
     digest = key_hash(key)
-    ciphertext = ExpressionWrapper(F("httpauthentication__access_token__value"), output_field=TextField())
-    active_keys = SigningKey.objects.filter(
-        authentication=OuterRef("httpauthentication"), state=SigningKey.State.ACTIVE
-    ).order_by("pk")
-    links = (
-        ApiClient.authentications.through.objects.filter(
-            apiclient__key_prefix=key_prefix(key),
-            apiclient__revoked_at__isnull=True,
-            httpauthentication__identifier=identifier,
-        )
-        .select_related("apiclient", "httpauthentication", "httpauthentication__access_token")
-        # Decrypted below, so that a token no other key opens reads as none instead of failing the query.
-        .defer("httpauthentication__access_token__value")
-        .annotate(
-            token_ciphertext=ciphertext,
-            key_expires_at=Subquery(active_keys.values("effective_expires_at")[:1]),
-        )
-    )
-    link: Any  # a row of the through model, with the two annotations above
-    for link in links:
-        if constant_time_compare(link.apiclient.key_hash, digest):
-            authentication = link.httpauthentication
+    query = _grant_query(connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(query.sql, [SigningKey.State.ACTIVE, key_prefix(key), identifier])
+        rows = cursor.fetchall()
+    for row in rows:
+        client = query.client.instance(row)
+        if constant_time_compare(client.key_hash, digest):
+            authentication = query.authentication.instance(row)
+            ciphertext = row[query.ciphertext]
+            token = query.token.instance(row) if ciphertext is not None else None
+            if token is not None:
+                token.authentication = authentication
             return Grant(
-                client=link.apiclient,
+                client=client,
                 authentication=authentication,
-                token=_decrypted(authentication.current_token(), link.token_ciphertext),
-                key_expires_at=link.key_expires_at,
+                token=_decrypted(token, ciphertext),
+                key_expires_at=query.key_expires_at.value(row),
             )
     return None
+
+
+@dataclass(frozen=True)
+class _Columns:
+    """Where one model's columns sit in a row of the grant query, and how to read them back."""
+
+    model: type[models.Model]
+    start: int
+    attnames: tuple[str, ...]
+    # Per column: its expression and what Django's compiler would apply to it (SQLite's dates
+    # and booleans, say).
+    converters: tuple[tuple[Any, tuple[Any, ...]], ...]
+
+    @classmethod
+    def of(
+        cls, model: type[models.Model], alias: str, start: int, skip: str = ""
+    ) -> tuple[_Columns, list[str]]:
+        fields = [field for field in model._meta.concrete_fields if field.name != skip]
+        names = [f"{alias}.{connection.ops.quote_name(field.column)}" for field in fields]
+        attnames = tuple(field.attname for field in fields)
+        return cls(model, start, attnames, tuple(_converters(field, alias) for field in fields)), names
+
+    def value(self, row: tuple[Any, ...], index: int = 0) -> Any:
+        value = row[self.start + index]
+        column, converters = self.converters[index]
+        for converter in converters:
+            value = converter(value, column, connection)
+        return value
+
+    def instance(self, row: tuple[Any, ...]) -> Any:
+        values = [self.value(row, index) for index in range(len(self.attnames))]
+        return self.model.from_db(connection.alias, list(self.attnames), values)
+
+
+def _converters(field: Any, alias: str) -> tuple[Any, tuple[Any, ...]]:
+    column = field.get_col(alias)
+    return column, tuple(connection.ops.get_db_converters(column) + field.get_db_converters(connection))
+
+
+@dataclass(frozen=True)
+class _GrantQuery:
+    sql: str
+    client: _Columns
+    authentication: _Columns
+    token: _Columns
+    ciphertext: int
+    key_expires_at: _Columns
+
+
+@functools.cache
+def _grant_query(vendor: str) -> _GrantQuery:
+    """The grant's SQL, written once per process: the ORM would build and compile the same
+    five-table query on every request, which costs more than the database's answer.
+
+    The key's client, the link that lets it read the authentication, the authentication, its
+    token (its value still encrypted: a token no key opens reads as none) and the active key's
+    expiry. A client whose key is revoked is not found."""
+    quote = connection.ops.quote_name
+    link = ApiClient._meta.get_field("authentications")
+    client, client_names = _Columns.of(ApiClient, "c", 0)
+    authentication, authentication_names = _Columns.of(HttpAuthentication, "a", len(client_names))
+    start = len(client_names) + len(authentication_names)
+    token, token_names = _Columns.of(AccessToken, "t", start, skip="value")
+    expiry_field = SigningKey._meta.get_field("effective_expires_at")
+    key_expires_at = _Columns(
+        SigningKey, start + len(token_names) + 1, (expiry_field.attname,), (_converters(expiry_field, "k"),)
+    )
+    keys = SigningKey._meta
+    columns = ", ".join([*client_names, *authentication_names, *token_names, f"t.{quote('value')}"])
+    # Only names from the models' own metadata, quoted; the values are parameters.
+    sql = (
+        f"SELECT {columns}, "  # noqa: S608
+        f"(SELECT k.{quote(expiry_field.column)} FROM {quote(keys.db_table)} k "
+        f"WHERE k.{quote(keys.get_field('authentication').column)} = a.{quote('id')} "
+        f"AND k.{quote(keys.get_field('state').column)} = %s ORDER BY k.{quote('id')} LIMIT 1) "
+        f"FROM {quote(link.m2m_db_table())} l "
+        f"JOIN {quote(ApiClient._meta.db_table)} c ON c.{quote('id')} = l.{quote(link.m2m_column_name())} "
+        f"JOIN {quote(HttpAuthentication._meta.db_table)} a "
+        f"ON a.{quote('id')} = l.{quote(link.m2m_reverse_name())} "
+        f"LEFT JOIN {quote(AccessToken._meta.db_table)} t "
+        f"ON t.{quote(AccessToken._meta.get_field('authentication').column)} = a.{quote('id')} "
+        f"WHERE c.{quote('key_prefix')} = %s AND c.{quote('revoked_at')} IS NULL "
+        f"AND a.{quote('identifier')} = %s"
+    )
+    return _GrantQuery(sql, client, authentication, token, start + len(token_names), key_expires_at)
 
 
 @sensitive_variables()

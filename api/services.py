@@ -94,14 +94,42 @@ def api_usage_record(
         # The rate limit's UPDATE already set the client's last use.
         _usage_add(client.pk, authentication.pk, 1, now, client_too=False)
         return
-    count_key, last_key = _usage_keys(client.pk, authentication.pk)
-    try:
-        cache.incr(count_key)
-    except ValueError:
-        cache.add(count_key, 0, timeout=None)
-        cache.incr(count_key)
-    cache.set(last_key, now.timestamp(), timeout=None)
-    _flush_when_due()
+    UseInCache.of(client, authentication, now).count_in_cache()
+
+
+@dataclass(frozen=True)
+class UseInCache:
+    """One use of a client for an authentication's token, as it is counted in the cache: its
+    count's key, its last use's key, and its time (whole microseconds, which a cache keeps as
+    an integer)."""
+
+    count_key: str
+    last_key: str
+    timestamp: int
+
+    @classmethod
+    def of(cls, client: ApiClient, authentication: HttpAuthentication, now: datetime) -> UseInCache:
+        count_key, last_key = _usage_keys(client.pk, authentication.pk)
+        return cls(count_key, last_key, round(now.timestamp() * 1_000_000))
+
+    def count_in_cache(self) -> None:
+        try:
+            cache.incr(self.count_key)
+        except ValueError:
+            cache.add(self.count_key, 0, timeout=None)
+            cache.incr(self.count_key)
+        cache.set(self.last_key, self.timestamp, timeout=None)
+        api_usage_flush_when_due()
+
+
+def api_usage_in_cache(
+    *, client: ApiClient, authentication: HttpAuthentication, now: datetime | None = None
+) -> UseInCache | None:
+    """The use to count with the rate limit's own count (ratelimit.admit), when uses are counted
+    in the cache; None when they are written to the database (api_usage_record then)."""
+    if not settings.NSCONNECT_API_COUNT_IN_CACHE:
+        return None
+    return UseInCache.of(client, authentication, now or timezone.now())
 
 
 def api_usage_flush() -> int:
@@ -130,7 +158,8 @@ def _usage_keys(client_id: int, authentication_id: int) -> tuple[str, str]:
     return f"nsconnect:api:uses:{pair}", f"nsconnect:api:used:{pair}"
 
 
-def _flush_when_due() -> None:
+def api_usage_flush_when_due() -> None:
+    """Flush the uses counted in the cache if this process has not looked for a while."""
     global _last_look
     interval = settings.NSCONNECT_API_USAGE_FLUSH_SECONDS
     now = time.monotonic()
@@ -156,9 +185,15 @@ def _flush() -> int:
             continue
         # Taken out of the cache before written: a crash in between loses counts rather than doubles them.
         cache.decr(count_key, count)
-        _usage_add(*pair, count, datetime.fromtimestamp(float(last), tz=UTC), client_too=True)
+        _usage_add(*pair, count, _used_at(last), client_too=True)
         moved += count
     return moved
+
+
+def _used_at(last: float | int) -> datetime:
+    # Whole microseconds (an integer); seconds (a float) as counted before, still in a cache.
+    seconds = last / 1_000_000 if isinstance(last, int) else last
+    return datetime.fromtimestamp(seconds, tz=UTC)
 
 
 def _usage_add(

@@ -83,7 +83,8 @@ def _client_and_authentication(
     nothing about authentications is told to a caller without a valid key.
 
     A key allowed to read the authentication is found in one query, with what serving
-    its token needs; only a refusal takes the longer way, which tells which check failed."""
+    its token needs, and its use is counted with the rate limit's count (one round trip to
+    Redis); only a refusal takes the longer way, which tells which check failed."""
     key = apikeys.bearer_key(request)
     if key is None:
         raise _unauthorized("Send an API key as 'Authorization: Bearer nsc_...'.")
@@ -91,11 +92,18 @@ def _client_and_authentication(
     client = grant.client if grant is not None else apikeys.client_for_key(key)
     if client is None:
         raise _unauthorized("This API key is unknown or revoked.")
-    retry_after = ratelimit.admit(client)
+    use = None
+    if grant is not None:
+        use = services.api_usage_in_cache(client=client, authentication=grant.authentication)
+    retry_after = ratelimit.admit(client, use=use)
     if retry_after is not None:
         detail = f"More than the allowed requests this minute; retry in {retry_after} s."
         raise Refused(_error(429, detail, {"Retry-After": str(retry_after)}))
     if grant is not None:
+        if use is None:
+            services.api_usage_record(client=client, authentication=grant.authentication)
+        else:
+            services.api_usage_flush_when_due()
         stored = token_single_flight.StoredState(token=grant.token, key_expires_at=grant.key_expires_at)
         return client, grant.authentication, stored
     authentication = HttpAuthentication.objects.filter(identifier=identifier).first()
@@ -104,6 +112,7 @@ def _client_and_authentication(
     if not client.may_read(authentication):
         raise Refused(_error(403, "This API key may not read this authentication."))
     # Allowed since the first look: the token and the key are read again by the service.
+    services.api_usage_record(client=client, authentication=authentication)
     return client, authentication, None
 
 
@@ -134,7 +143,6 @@ def token(request: HttpRequest, identifier: str) -> JsonResponse:
         client, authentication, stored = _client_and_authentication(request, identifier)
     except Refused as refused:
         return refused.response
-    services.api_usage_record(client=client, authentication=authentication)
     try:
         # The caller's address goes in the audit trail, as for every web request.
         access_token = token_single_flight.token_for_consumer(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,6 +20,21 @@ POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 POSTGRES_DATABASE = "nsconnect_bench"
 POSTGRES_URL = f"postgres://postgres@127.0.0.1:5432/{POSTGRES_DATABASE}"
 REDIS_URL = "redis://127.0.0.1:6379/14"
+
+
+def postgres_url(database: str = POSTGRES_DATABASE) -> str:
+    """A PostgreSQL database of the bench's own: modules that run at the same time as others
+    (by hand, or by several people) take one each, so that none drops another's."""
+    return f"postgres://postgres@127.0.0.1:5432/{database}"
+
+
+def database_name(database_url: str) -> str:
+    """The database a PostgreSQL URL names; only the bench's own (nsconnect_bench...) may be
+    dropped and made here, never the developer's or CI's."""
+    name = database_url.rsplit("/", 1)[-1].split("?", 1)[0]
+    if not re.fullmatch(r"nsconnect_bench\w*", name):
+        raise ValueError(f"{name!r} is not a bench database (nsconnect_bench...)")
+    return name
 
 
 def sqlite_url(name: str) -> str:
@@ -48,7 +64,7 @@ def set_up(database_url: str, broker_url: str, *, allowlist: list[str] | tuple[s
         }
     )
     if database_url.startswith("postgres"):
-        postgres_database(create=True)
+        postgres_database(create=True, name=database_name(database_url))
     import django
     from django.core.management import call_command
 
@@ -56,14 +72,14 @@ def set_up(database_url: str, broker_url: str, *, allowlist: list[str] | tuple[s
     call_command("migrate", verbosity=0)
 
 
-def postgres_database(*, create: bool) -> None:
+def postgres_database(*, create: bool, name: str = POSTGRES_DATABASE) -> None:
     """Drop the bench's PostgreSQL database (whoever is still connected), and make it anew."""
     import psycopg
 
     with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as admin:
-        admin.execute(f"DROP DATABASE IF EXISTS {POSTGRES_DATABASE} WITH (FORCE)")
+        admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         if create:
-            admin.execute(f"CREATE DATABASE {POSTGRES_DATABASE}")
+            admin.execute(f"CREATE DATABASE {name}")
 
 
 def clean_up() -> None:
@@ -73,12 +89,39 @@ def clean_up() -> None:
 
         connections.close_all()
     if os.environ.get("DATABASE_URL", "").startswith("postgres"):
-        postgres_database(create=False)
+        postgres_database(create=False, name=database_name(os.environ["DATABASE_URL"]))
     if os.environ.get("CELERY_BROKER_URL", "") == REDIS_URL:
         import redis
 
         redis.Redis.from_url(REDIS_URL).flushdb()
     shutil.rmtree(BENCH_DIR, ignore_errors=True)
+
+
+def clean_up_own(*files: str) -> None:
+    """Leave nothing of one module behind and touch nobody else's: its PostgreSQL database or
+    its SQLite file, and its own files in the bench folder. For modules that may run while
+    another does (clean_up empties the whole bench folder and flushes the Redis database)."""
+    with contextlib.suppress(Exception):
+        from django.db import connections
+
+        connections.close_all()
+    database_url = os.environ.get("DATABASE_URL", "")
+    if database_url.startswith("postgres"):
+        postgres_database(create=False, name=database_name(database_url))
+    elif database_url.startswith("sqlite:///"):
+        database = database_url.removeprefix("sqlite:///")
+        files = (*files, database, f"{database}-wal", f"{database}-shm")
+    broker = os.environ.get("CELERY_BROKER_URL", "")
+    if broker.startswith("filesystem://"):
+        files = (*files, broker.removeprefix("filesystem://"))
+    for file in files:
+        path = BENCH_DIR / file  # an absolute path stays as it is
+        if not path.is_relative_to(BENCH_DIR):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def start(command: list[str], *, log: str) -> subprocess.Popen[bytes]:

@@ -88,6 +88,27 @@ def test_waiters_are_woken_by_the_release_instead_of_polling(expired, fake_netsu
     assert max(claims.values()) <= 2, claims
 
 
+def test_threads_of_one_process_share_the_answer_of_the_first(expired, fake_netsuite, monkeypatch):
+    """GIVEN NetSuite answering in half a second WHEN 20 threads of one process ask at once
+    THEN one of them claims the lease and asks NetSuite, and the others take its token without
+    a statement of their own: fifty waiters each looking at the database would delay the one
+    that asks, and with it every one of them."""
+    fake_netsuite.delay = 0.5
+    claims: list[int] = []
+    claim = token_single_flight.lease_claim
+
+    def counted_claim(authentication_id: int, owner: str) -> bool:
+        claims.append(threading.get_ident())
+        return claim(authentication_id, owner)
+
+    monkeypatch.setattr(token_single_flight, "lease_claim", counted_claim)
+    results = ask_at_once(20, expired.pk)
+
+    assert len(fake_netsuite.requests) == 1
+    assert results == [fake_netsuite.issued_tokens[0]] * 20
+    assert len(claims) == 1, claims
+
+
 def test_four_processes_make_one_request_and_share_its_token(expired, fake_netsuite):
     database = connection.settings_dict
     if database["ENGINE"].endswith("sqlite3"):

@@ -7,14 +7,18 @@ database's clock, the one clock every machine shares; it outlives the exchange's
 total deadline, so a live holder never loses it, and it expires, so a crashed holder
 never keeps it.
 
-Waiters are woken when the holder releases the lease, rather than polling: threads of
-the holder's process by a condition, other processes and machines on PostgreSQL by
-NOTIFY (each waiter LISTENs on its own connection). A slow look remains, for a holder
-that died holding the lease and for processes sharing SQLite, which has no NOTIFY.
+Within one process, threads asking the same question at once join the first one's flight
+and share its answer, asking the database nothing: fifty threads waiting each with their
+own statements would delay the one that asks NetSuite. Across processes, waiters are woken
+when the holder releases the lease, rather than polling: on PostgreSQL by NOTIFY (each
+waiter LISTENs on its own connection), threads of the holder's process by a condition. A
+slow look remains, for a holder that died holding the lease and for processes sharing
+SQLite, which has no NOTIFY.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 import time
@@ -32,7 +36,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from authentications import selectors
 from authentications.fields import DecryptionError
-from authentications.models import AccessToken, HttpAuthentication
+from authentications.models import AccessToken, HttpAuthentication, SigningKey
 from authentications.netsuite import http_exchange, token_urls
 from authentications.services import token_attempt
 from authentications.services.audit_trail import Actor
@@ -178,6 +182,39 @@ class _Wake:
             logger.warning("could not stop listening for %s: %s", self.authentication_id, name)
 
 
+class _Flight:
+    """One thread's request for a token that the other threads of this process asking the same
+    question wait for: its token, or the failure NetSuite gave it (see token_get)."""
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.token: AccessToken | None = None
+        self.failure: http_exchange.TokenRequestError | None = None
+
+    def outcome(self, timeout: float) -> AccessToken | None:
+        """A copy of the token for this follower; None if the leader failed otherwise than with
+        a TokenRequestError (a database error in its own look, say): the follower tries itself."""
+        if not self.done.wait(timeout):
+            raise http_exchange.TokenRequestError("busy", BUSY)
+        if self.failure is not None:
+            failure = self.failure
+            raise http_exchange.TokenRequestError(
+                failure.kind,
+                failure.message,
+                status=failure.status,
+                error_code=failure.error_code,
+                retry_after=failure.retry_after,
+            )
+        # Each caller gets its own instance, as if it had read the row itself.
+        return copy.copy(self.token) if self.token is not None else None
+
+
+# (authentication id, min_seconds_left, busy_min_seconds_left) -> the flight under way.
+_flights: dict[tuple[int, int, int | None], _Flight] = {}
+_flights_lock = threading.Lock()
+BUSY = "Another request for this token is taking too long. Try again in a minute."
+
+
 def _usable_token(
     authentication_id: int, min_seconds_left: int, now: datetime, obtained_since: datetime | None
 ) -> AccessToken | None:
@@ -212,7 +249,8 @@ def token_get(
 
     fresh=True (the Retrieve button) wants a token obtained after the call began.
     A caller that waited while another one failed gets that failure, not a second
-    request to NetSuite. With busy_min_seconds_left, a caller that finds the lease
+    request to NetSuite. Callers of one process asking the same (not fresh) at once share
+    the first one's answer. With busy_min_seconds_left, a caller that finds the lease
     held by another is served at once a token with that many seconds left, if there
     is one, instead of waiting for the holder. A disabled authentication is refused
     before anything is asked or served: disabled means not refreshed and serving no
@@ -235,12 +273,52 @@ def _token_get(
     ip_address: str | None,
     busy_min_seconds_left: int | None,
 ) -> AccessToken:
+    # A waiter gives up only after a holder's lease would have expired.
+    deadline = time.monotonic() + lease_duration().total_seconds() + 5
+    if fresh:  # wants a token obtained after its own start: no earlier flight will do
+        return _token_get_alone(
+            authentication, actor, min_seconds_left, fresh, ip_address, busy_min_seconds_left, deadline
+        )
+    question = (authentication.pk, min_seconds_left, busy_min_seconds_left)
+    with _flights_lock:
+        flight = _flights.get(question)
+        leading = flight is None
+        if flight is None:
+            flight = _flights[question] = _Flight()
+    if not leading:
+        token = flight.outcome(max(0.0, deadline - time.monotonic()))
+        if token is not None:
+            return token
+        return _token_get_alone(
+            authentication, actor, min_seconds_left, fresh, ip_address, busy_min_seconds_left, deadline
+        )
+    try:
+        flight.token = _token_get_alone(
+            authentication, actor, min_seconds_left, fresh, ip_address, busy_min_seconds_left, deadline
+        )
+        return flight.token
+    except http_exchange.TokenRequestError as failure:
+        flight.failure = failure
+        raise
+    finally:
+        with _flights_lock:
+            del _flights[question]
+        flight.done.set()
+
+
+def _token_get_alone(
+    authentication: HttpAuthentication,
+    actor: Actor,
+    min_seconds_left: int,
+    fresh: bool,
+    ip_address: str | None,
+    busy_min_seconds_left: int | None,
+    deadline: float,
+) -> AccessToken:
     pk = authentication.pk
     started = timezone.now()
     owner = uuid.uuid4().hex
     failures_before = authentication.consecutive_failures
-    # A waiter gives up only after a holder's lease would have expired.
-    deadline = time.monotonic() + lease_duration().total_seconds() + 5
     wake = _Wake(pk)
     try:
         while True:
@@ -260,9 +338,7 @@ def _token_get(
                 if token is not None:
                     return token
             if time.monotonic() > deadline:
-                raise http_exchange.TokenRequestError(
-                    "busy", "Another request for this token is taking too long. Try again in a minute."
-                )
+                raise http_exchange.TokenRequestError("busy", BUSY)
             if wake.listen():
                 continue  # listening from now on: one more look, then wait
             wake.wait(POLL_SECONDS)
@@ -280,6 +356,7 @@ def _token_as_holder(
     obtained_since: datetime | None,
 ) -> AccessToken:
     pk = authentication.pk
+    released = False
     try:
         # Another holder may have finished between our look and our claim.
         token = _usable_token(pk, min_seconds_left, timezone.now(), obtained_since)
@@ -290,10 +367,30 @@ def _token_as_holder(
             raise http_exchange.TokenRequestError("disabled", DISABLED)
         if authentication.consecutive_failures > failures_before and authentication.last_error:
             raise http_exchange.TokenRequestError(authentication.last_error_kind, authentication.last_error)
-        return token_attempt.token_retrieve(authentication=authentication, actor=actor, ip_address=ip_address)
+        # The statements here delay every caller waiting: the key is read with its private key
+        # (not a second query to sign), and storing the token frees the lease in its own UPDATE.
+        token = token_attempt.token_retrieve(
+            authentication=authentication,
+            actor=actor,
+            ip_address=ip_address,
+            signing_key=_active_key_to_sign(pk),
+            lease_owner=owner,
+        )
+        released = True
+        return token
     finally:
-        lease_release(pk, owner)
+        if not released:
+            lease_release(pk, owner)
         _announce_release(pk)
+
+
+def _active_key_to_sign(authentication_id: int) -> SigningKey | None:
+    keys = SigningKey.objects.filter(authentication_id=authentication_id, state=SigningKey.State.ACTIVE)
+    try:
+        return keys.first()
+    except DecryptionError:
+        # Read again without it: signing then fails as this attempt's own, recorded failure.
+        return keys.defer("private_key").first()
 
 
 @dataclass(frozen=True)
@@ -340,9 +437,11 @@ def token_for_consumer(
             "The Authentication URL is no longer admitted, so its token is not served: "
             f"{error} Correct the Authentication URL, or NSCONNECT_TOKEN_URL_ALLOWLIST."
         ) from None
-    if stored is not None and stored.token is not None and stored.token.seconds_left(now) > 60:
-        return stored.token
-    token = _usable_token(authentication.pk, 60, now, None)
+    if stored is None:
+        token = _usable_token(authentication.pk, 60, now, None)
+    else:
+        # Read with the authentication, in one snapshot: looking again would find the same.
+        token = stored.token if stored.token is not None and stored.token.seconds_left(now) > 60 else None
     if token is not None:
         return token
     if authentication.retries_stopped:

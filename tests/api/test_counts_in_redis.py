@@ -1,0 +1,99 @@
+"""With the shared cache on Redis, a token request counts its rate and its use in one round
+trip: Django's cache would make five (an existence check before each increment, and the last
+use), and every one of them is time a web process serves no other request."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import uuid
+
+import pytest
+import redis
+import time_machine
+from django.core.cache import cache
+from redis.connection import Connection
+
+from api import services
+from api.models import ApiUsage
+from tests.api.consumer import get_token
+
+pytestmark = pytest.mark.django_db
+MOMENT = dt.datetime(2026, 3, 2, 9, 0, 10, tzinfo=dt.UTC)
+# A Redis database of the tests' own (the worker tests' broker uses 15, `make bench` 14).
+REDIS_URL = os.environ.get("NSCONNECT_TEST_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def redis_problem() -> str:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1).ping()
+    except redis.RedisError as error:
+        return str(error)
+    return ""
+
+
+@pytest.fixture
+def counted_in_redis(settings):
+    problem = redis_problem()
+    if problem:
+        # Skipped where Redis is not running; in CI, where it must be, a failure.
+        message = (
+            f"these tests need Redis at {REDIS_URL} ({problem}): start it, or set NSCONNECT_TEST_REDIS_URL"
+        )
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    settings.NSCONNECT_API_COUNT_IN_CACHE = True
+    settings.NSCONNECT_API_USAGE_FLUSH_SECONDS = 3600
+    yield
+    # Only this test's keys: the database may be shared.
+    server = redis.Redis.from_url(REDIS_URL)
+    for key in server.scan_iter(match=f"{prefix}:*"):
+        server.delete(key)
+
+
+@pytest.fixture
+def round_trips(monkeypatch):
+    """The commands this process sends to Redis, counted as they leave (one per round trip)."""
+    sent: list[object] = []
+    send = Connection.send_packed_command
+
+    def counted(self, command, check_health=True):
+        sent.append(command)
+        return send(self, command, check_health)
+
+    monkeypatch.setattr(Connection, "send_packed_command", counted)
+    return sent
+
+
+def test_a_token_request_is_counted_in_one_round_trip(client, acme, issue, counted_in_redis, round_trips):
+    key = issue(acme).key
+    assert get_token(client, "acme-erp", key).status_code == 200  # stores the token
+    round_trips.clear()
+
+    assert get_token(client, "acme-erp", key).status_code == 200
+    assert len(round_trips) == 1
+
+
+def test_in_redis_past_the_limit_it_answers_429_and_counts_no_use(
+    client, acme, issue, settings, counted_in_redis
+):
+    settings.NSCONNECT_API_RATE_LIMIT = 2
+    key = issue(acme).key
+    with time_machine.travel(MOMENT, tick=False):
+        assert [get_token(client, "acme-erp", key).status_code for _ in range(3)] == [200, 200, 429]
+    with time_machine.travel(MOMENT + dt.timedelta(seconds=50), tick=False):
+        assert get_token(client, "acme-erp", key).status_code == 200
+
+    assert services.api_usage_flush() == 3  # as the API client list does before it reads
+    usage = ApiUsage.objects.get()
+    assert (usage.count, usage.last_used_at) == (3, MOMENT + dt.timedelta(seconds=50))
+    assert cache.get(f"nsconnect:api:rate:{usage.client_id}:{int(MOMENT.timestamp()) - 10}") == 3
