@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -23,6 +24,10 @@ COUNT = 1000
 ACCOUNTS = 10
 LATENCY = 0.1
 KINDS = [("p256", "ES256"), ("rsa4096", "PS256")]
+# A database and a Redis database of this module's own: other bench modules (and CI, on db 15)
+# may run at the same time, and a worker on a shared broker would take their tasks.
+DATABASE = "nsconnect_bench_refresh"
+REDIS_URL = "redis://127.0.0.1:6379/13"
 SCENARIOS = {
     "postgresql": ("Redis + PostgreSQL", 2.0),
     "sqlite": ("embedded default: SQLite + filesystem broker", 3.0),
@@ -50,7 +55,8 @@ def run() -> list[Row]:
                     f"{result['seconds']:.2f} s = {ratio:.2f}x the bound {bound:.2f} s; "
                     f"{result['requests']} requests, at most {result['most']} in flight "
                     f"({result['most_per_account']} per account); "
-                    f"{result['signature'] * 1000:.2f} ms a signature",
+                    f"{result['signature'] * 1000:.2f} ms a signature; CPU: worker "
+                    f"{result['worker_cpu']:.1f} s, fake NetSuite {result['fake_cpu']:.1f} s",
                     f"within {within:g}x of max(signatures x one signature / cores, "
                     f"{result['count']:,} x {LATENCY * 1000:.0f} ms / {result['cap']} in flight)",
                     ratio <= within
@@ -150,7 +156,7 @@ def scenario(name: str) -> None:
     for fake in fakes:
         fake.delay = LATENCY
     if name == "postgresql":
-        database, broker = environment.POSTGRES_URL, environment.REDIS_URL
+        database, broker = environment.postgres_url(DATABASE), REDIS_URL
     else:
         database, broker = environment.sqlite_url("refresh"), environment.filesystem_broker_url("refresh")
     worker = None
@@ -205,7 +211,12 @@ def scenario(name: str) -> None:
             environment.stop(worker)
         for fake in fakes:
             fake.stop()
-        environment.clean_up()
+        environment.clean_up_own(f"worker-{name}.log")
+        shutil.rmtree(environment.BENCH_DIR / "refresh-broker", ignore_errors=True)
+        if name == "postgresql":
+            import redis
+
+            redis.Redis.from_url(REDIS_URL).flushdb()
 
 
 if __name__ == "__main__":

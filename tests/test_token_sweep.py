@@ -183,3 +183,81 @@ def test_the_filesystem_broker_is_polled_ten_times_a_second(settings):
     if not settings.CELERY_BROKER_URL.startswith("filesystem:"):
         pytest.skip("CELERY_BROKER_URL is not the filesystem broker here")
     assert settings.CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] <= 0.1
+
+
+def test_a_scheduled_refresh_claims_exactly_the_authentications_due(authentication_in_state, fake_netsuite):
+    """GIVEN authentications in every state the sweep tells apart WHEN each is claimed for a
+    scheduled refresh THEN exactly those the due selector lists are refreshed, and the others
+    are left alone: the claim, composed once and run with new values, says what it says."""
+    import datetime as dt
+
+    from authentications import selectors
+    from authentications.models import SigningKey
+
+    now = timezone.now()
+    minutes = dt.timedelta(minutes=1)
+    authentications = [
+        authentication_in_state("No token"),
+        authentication_in_state("Expiring", token_seconds=120),
+        authentication_in_state("Fresh", token_seconds=3000),
+        authentication_in_state("Disabled", token_seconds=120, enabled=False),
+        authentication_in_state("Stopped", token_seconds=120, retries_stopped=True),
+        authentication_in_state("Backing off", token_seconds=120, next_attempt_at=now + 5 * minutes),
+        authentication_in_state("Back-off over", token_seconds=120, next_attempt_at=now - minutes),
+        authentication_in_state(
+            "Lease lapsed",
+            token_seconds=120,
+            lease_owner="a-worker-that-died",
+            lease_expires_at=now - dt.timedelta(seconds=1),
+        ),
+        authentication_in_state("Certificate expired", token_seconds=120),
+    ]
+    SigningKey.objects.filter(authentication=authentications[-1]).update(
+        effective_expires_at=now - dt.timedelta(days=1)
+    )
+    due = set(selectors.authentications_due())
+    assert {a.name for a in authentications if a.pk in due} == {
+        "No token",
+        "Expiring",
+        "Back-off over",
+        "Lease lapsed",
+    }
+
+    statuses = {a.name: token_sweep.refresh_claimed(a.pk) for a in authentications}
+
+    refreshed = {name for name, status in statuses.items() if status.startswith("valid until")}
+    assert refreshed == {a.name for a in authentications if a.pk in due}
+    assert {status for name, status in statuses.items() if name not in refreshed} == {token_sweep.NOT_DUE}
+    assert len(fake_netsuite.requests) == len(refreshed)
+    # What was not due was not leased either (only the stale lease remains, untouched).
+    leased = dict(HttpAuthentication.objects.exclude(lease_owner="").values_list("name", "lease_owner"))
+    assert leased == {}
+
+
+def test_the_key_a_refresh_reads_is_the_active_one_with_its_private_key(authentication_in_state):
+    """GIVEN an authentication with an active key and a retired one WHEN a refresh reads its key
+    THEN it has the active key with its private key decrypted, and the authentication's fields
+    as the ORM reads them."""
+    from authentications.models import SigningKey
+
+    authentication = authentication_in_state("Two keys")
+    active = SigningKey.objects.get(authentication=authentication, state=SigningKey.State.ACTIVE)
+    retired = SigningKey.objects.get(pk=active.pk)
+    retired.pk = None
+    retired.state = SigningKey.State.RETIRED
+    retired.certificate_id = "retired-certificate"
+    retired.fingerprint_sha256 = "0" * 64
+    retired.save()
+
+    signing_key = token_sweep.active_key_for_refresh(authentication.pk)
+
+    assert signing_key is not None and signing_key.pk == active.pk
+    assert signing_key.private_key == active.private_key
+    assert (signing_key.certificate_id, signing_key.fingerprint_sha256) == (
+        active.certificate_id,
+        active.fingerprint_sha256,
+    )
+    read = signing_key.authentication
+    for name in token_sweep.AUTHENTICATION_FIELDS:
+        assert getattr(read, name) == getattr(authentication, name), name
+    assert token_sweep.active_key_for_refresh(authentication.pk + 1000) is None

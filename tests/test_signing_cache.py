@@ -1,0 +1,91 @@
+"""The signing key as a token request loads it (issue 12): a cached load that serves only the
+private key it was loaded from and forgets keys left unused; the assertion it signs is one
+another JOSE library (jwcrypto) accepts, for every kind of key NetSuite takes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from jwcrypto import jwk, jws
+
+from authentications.keys import loaded_keys
+from authentications.netsuite import assertion
+from tests import keyfactory
+
+
+def public_der(key) -> bytes:
+    return key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def test_a_private_key_changed_under_the_same_signing_key_is_never_served_from_the_cache():
+    """GIVEN a signing key whose private key was loaded (and cached) WHEN the stored private key
+    is another one under the same signing key id and certificate fingerprint THEN signing
+    uses the new one, not the one loaded before."""
+    first, second = keyfactory.private_key("p256", 1), keyfactory.private_key("p256", 2)
+    cache_key = (991, "f" * 64)
+    loaded_keys.forget_loaded_key(cache_key)
+
+    before = loaded_keys.load_stored_private_key(cache_key, keyfactory.private_pem(first))
+    after = loaded_keys.load_stored_private_key(cache_key, keyfactory.private_pem(second))
+
+    assert public_der(before) == public_der(first)
+    assert public_der(after) == public_der(second)
+    loaded_keys.forget_loaded_key(cache_key)
+
+
+def test_a_loaded_key_left_unused_is_dropped(monkeypatch):
+    """GIVEN a private key loaded for signing WHEN it is not used for LOADED_KEY_IDLE_SECONDS
+    THEN the process no longer keeps it: the next request loads it again from the stored
+    text (the rotated key is wiped days later; no process holds it by then)."""
+    pem = keyfactory.private_pem(keyfactory.private_key("p256", 3))
+    cache_key = (992, "e" * 64)
+    clock = [loaded_keys.time.monotonic()]
+    monkeypatch.setattr(loaded_keys.time, "monotonic", lambda: clock[0])
+    loaded = loaded_keys.load_stored_private_key(cache_key, pem)
+
+    clock[0] += loaded_keys.LOADED_KEY_IDLE_SECONDS - 1
+    assert loaded_keys.load_stored_private_key(cache_key, pem) is loaded  # in use: kept
+    clock[0] += loaded_keys.LOADED_KEY_IDLE_SECONDS
+    assert loaded_keys.load_stored_private_key((993, "d" * 64), pem) is not loaded  # another key's use
+    assert loaded_keys.load_stored_private_key(cache_key, pem) is not loaded
+    loaded_keys.forget_loaded_key(cache_key)
+    loaded_keys.forget_loaded_key((993, "d" * 64))
+
+
+@pytest.mark.parametrize(("kind", "algorithm"), list(keyfactory.ALGORITHM_FOR_KIND.items()))
+def test_an_assertion_is_a_jws_another_library_verifies(kind, algorithm):
+    """GIVEN credentials with each kind of key NetSuite takes WHEN an assertion is built THEN
+    jwcrypto verifies its signature with the public key, and its header and claims are
+    those NETSUITE.md section 2 lists."""
+    key = keyfactory.private_key(kind)
+    credentials = assertion.Credentials(
+        consumer_key="c" * 64,
+        certificate_id="k" * 43,
+        algorithm=algorithm,
+        scopes=["restlets", "rest_webservices"],
+        token_url="https://1234567.suitetalk.api.netsuite.com/services/rest/auth/oauth2/v1/token",
+        private_key=key,
+    )
+    now = dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC)
+
+    token = jws.JWS()
+    token.deserialize(assertion.build_assertion(credentials, now))
+    public = jwk.JWK.from_pem(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    token.verify(public, alg=algorithm)
+
+    assert token.jose_header == {"typ": "JWT", "alg": algorithm, "kid": "k" * 43}
+    claims = json.loads(token.payload)
+    assert claims["iss"] == "c" * 64
+    assert claims["scope"] == "restlets,rest_webservices"
+    assert claims["aud"] == credentials.token_url
+    assert claims["exp"] - claims["iat"] == assertion.ASSERTION_LIFETIME_SECONDS
+    assert claims["iat"] == int(now.timestamp())
