@@ -97,3 +97,23 @@ def test_in_redis_past_the_limit_it_answers_429_and_counts_no_use(
     usage = ApiUsage.objects.get()
     assert (usage.count, usage.last_used_at) == (3, MOMENT + dt.timedelta(seconds=50))
     assert cache.get(f"nsconnect:api:rate:{usage.client_id}:{int(MOMENT.timestamp()) - 10}") == 3
+
+
+def test_a_connection_redis_closed_costs_the_request_nothing(client, acme, issue, counted_in_redis):
+    """GIVEN the web process's connection to Redis closed by the server (a restart, a timeout)
+    WHEN a service asks for its token again THEN it gets it, and both requests are counted."""
+    key = issue(acme).key
+    assert get_token(client, "acme-erp", key).status_code == 200
+    server = redis.Redis.from_url(REDIS_URL)
+    database = server.connection_pool.connection_kwargs.get("db", 0)
+    counting = [
+        entry["id"]
+        for entry in server.client_list()
+        if int(entry["db"]) == database and entry["cmd"] in ("evalsha", "eval")
+    ]
+    assert counting
+    for client_id in counting:
+        server.client_kill_filter(_id=client_id)
+
+    assert get_token(client, "acme-erp", key).status_code == 200
+    assert services.api_usage_flush() == 2
