@@ -43,32 +43,36 @@ def _cursor(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) < 19 else None
 
 
-def _page(events: QuerySet[AuditEvent], *, older_than: int | None, newer_than: int | None) -> EventPage:
-    # Past the cursor event in the page's order (created_at, id): a range of the created_at
-    # index, then the few rows at the cursor's own time that come after it.
-    if older_than is not None:
-        at = Subquery(AuditEvent.objects.filter(pk=older_than).values("created_at")[:1])
-        rows = list(
+def _read(events: QuerySet[AuditEvent]) -> tuple[list[AuditEvent], bool]:
+    """A page's rows as ordered, and whether more follow them."""
+    rows = list(events[: EVENTS_PER_PAGE + 1])
+    return rows[:EVENTS_PER_PAGE], len(rows) > EVENTS_PER_PAGE
+
+
+def _past(events: QuerySet[AuditEvent], cursor: int, *, older: bool) -> QuerySet[AuditEvent]:
+    """The events past the cursor event in the page's order (created_at, id), nearest first: a
+    range of the created_at index, then the few rows at the cursor's own time that come after it."""
+    at = Subquery(AuditEvent.objects.filter(pk=cursor).values("created_at")[:1])
+    if older:
+        return (
             events.filter(created_at__lte=at)
-            .exclude(created_at=at, pk__gte=older_than)
-            .order_by("-created_at", "-pk")[: EVENTS_PER_PAGE + 1]
+            .exclude(created_at=at, pk__gte=cursor)
+            .order_by("-created_at", "-pk")
         )
-        more = len(rows) > EVENTS_PER_PAGE
-        rows = rows[:EVENTS_PER_PAGE]
+    return (
+        events.filter(created_at__gte=at).exclude(created_at=at, pk__lte=cursor).order_by("created_at", "pk")
+    )
+
+
+def _page(events: QuerySet[AuditEvent], *, older_than: int | None, newer_than: int | None) -> EventPage:
+    if older_than is not None:
+        rows, more = _read(_past(events, older_than, older=True))
         return EventPage(rows, rows[0].pk if rows else None, rows[-1].pk if rows and more else None)
     if newer_than is not None:
-        at = Subquery(AuditEvent.objects.filter(pk=newer_than).values("created_at")[:1])
-        rows = list(
-            events.filter(created_at__gte=at)
-            .exclude(created_at=at, pk__lte=newer_than)
-            .order_by("created_at", "pk")[: EVENTS_PER_PAGE + 1]
-        )
-        more = len(rows) > EVENTS_PER_PAGE
-        rows = rows[:EVENTS_PER_PAGE][::-1]
+        rows, more = _read(_past(events, newer_than, older=False))
+        rows = rows[::-1]
         return EventPage(rows, rows[0].pk if rows and more else None, rows[-1].pk if rows else None)
-    rows = list(events.order_by("-created_at", "-pk")[: EVENTS_PER_PAGE + 1])
-    more = len(rows) > EVENTS_PER_PAGE
-    rows = rows[:EVENTS_PER_PAGE]
+    rows, more = _read(events.order_by("-created_at", "-pk"))
     return EventPage(rows, None, rows[-1].pk if rows and more else None)
 
 
