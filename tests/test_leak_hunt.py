@@ -54,6 +54,7 @@ from tests.leak_search import (
     Search,
     Secret,
     audit_events,
+    bytes_read_elsewhere,
     database_files,
     database_rows,
     files_under,
@@ -601,3 +602,27 @@ def test_no_secret_is_found_anywhere_after_every_flow(
     leaks = search.report(haystacks)
     if leaks:
         pytest.fail(leaks, pytrace=False)
+
+
+def test_reading_a_database_file_leaves_sqlite_its_locks(tmp_path):
+    """GIVEN a SQLite database open in this process in WAL mode WHEN the hunt reads its files
+    and another process then opens and closes the database THEN that process sees this one's
+    locks and leaves the write-ahead log in place. (Read and closed here, the files lost the
+    locks: the other process deleted the log, and the suite's next queries failed with
+    "disk I/O error".)"""
+    import sqlite3
+
+    database = tmp_path / "open.sqlite3"
+    wal = Path(f"{database}-wal")
+    here = sqlite3.connect(database, isolation_level=None)
+    here.execute("PRAGMA journal_mode=WAL")
+    here.execute("CREATE TABLE t (x)")
+    here.execute("INSERT INTO t VALUES (1)")
+
+    read = [bytes_read_elsewhere(path) for path in (database, wal, Path(f"{database}-shm"))]
+    visit = "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('SELECT * FROM t').fetchall()"
+    subprocess.run([sys.executable, "-c", visit, str(database)], check=True)  # noqa: S603  (our own code)
+
+    assert all(read)
+    assert wal.exists(), "the other process took itself for the last one and deleted the log"
+    here.close()
