@@ -21,6 +21,7 @@ from django.views.decorators.debug import sensitive_variables
 from api.models import ApiClient
 from authentications.fields import DecryptionError, decrypt
 from authentications.models import AccessToken, HttpAuthentication, SigningKey
+from authentications.statements import prepared_cursor
 
 KEY_START = "nsc_"
 PREFIX_LENGTH = 8
@@ -83,7 +84,7 @@ def grant_for_key(key: str, identifier: str) -> Grant | None:
     revoked, or may not read it, or no authentication has this identifier (the caller tells which)."""
     digest = key_hash(key)
     query = _grant_query(connection.vendor)
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(query.sql, [SigningKey.State.ACTIVE, key_prefix(key), identifier])
         rows = cursor.fetchall()
     for row in rows:

@@ -10,7 +10,7 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_not_required
-from django.db import DatabaseError
+from django.db import DatabaseError, OperationalError, connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -76,6 +76,19 @@ def _unauthorized(detail: str) -> Refused:
     return Refused(_error(401, detail, {"WWW-Authenticate": 'Bearer realm="nsconnect"'}))
 
 
+def _grant_on_a_live_connection(key: str, identifier: str) -> apikeys.Grant | None:
+    """The grant, read once more on a new connection if the kept one was dropped by the server
+    (a restart, an idle timeout): the request's first query, so nothing was done on the old one.
+    Connections are not checked before each request (CONN_HEALTH_CHECKS, in the settings)."""
+    try:
+        return apikeys.grant_for_key(key, identifier)
+    except OperationalError:
+        if connection.in_atomic_block or connection.is_usable():
+            raise
+        connection.close()
+        return apikeys.grant_for_key(key, identifier)
+
+
 def _client_and_authentication(
     request: HttpRequest, identifier: str
 ) -> tuple[ApiClient, HttpAuthentication, token_single_flight.StoredState | None]:
@@ -88,7 +101,7 @@ def _client_and_authentication(
     key = apikeys.bearer_key(request)
     if key is None:
         raise _unauthorized("Send an API key as 'Authorization: Bearer nsc_...'.")
-    grant = apikeys.grant_for_key(key, identifier)
+    grant = _grant_on_a_live_connection(key, identifier)
     client = grant.client if grant is not None else apikeys.client_for_key(key)
     if client is None:
         raise _unauthorized("This API key is unknown or revoked.")

@@ -6,6 +6,7 @@ What was checked is what is sent: every request goes to `Endpoint.url`, rebuilt 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
@@ -171,8 +172,15 @@ def _canonical_path(path: str, what: str) -> str:
 
 def allowlisted_origins() -> frozenset[tuple[str, str, int]]:
     """(scheme, host, port) of every NSCONNECT_TOKEN_URL_ALLOWLIST origin, parsed like any URL."""
+    return _origins(tuple(settings.NSCONNECT_TOKEN_URL_ALLOWLIST))
+
+
+@functools.lru_cache(maxsize=8)
+def _origins(entries: tuple[str, ...]) -> frozenset[tuple[str, str, int]]:
+    # Cached by the setting's value: read on every token served, it never changes in a process
+    # but under a test's override (a new value, a new entry).
     origins = set()
-    for entry in settings.NSCONNECT_TOKEN_URL_ALLOWLIST:
+    for entry in entries:
         try:
             endpoint = parse_url(entry, what="An NSCONNECT_TOKEN_URL_ALLOWLIST entry")
         except ProtocolValueError:
@@ -191,6 +199,14 @@ def is_allowlisted(url: str) -> bool:
 
 def token_endpoint(url: str) -> Endpoint:
     """The token URL parsed, under NetSuite's rules unless its origin is allowlisted."""
+    return _token_endpoint(url, tuple(settings.NSCONNECT_TOKEN_URL_ALLOWLIST))
+
+
+@functools.lru_cache(maxsize=4096)
+def _token_endpoint(url: str, allowlist: tuple[str, ...]) -> Endpoint:
+    # Cached by the URL and the allowlist it was judged under: the token API checks the URL of
+    # every token it serves (40 us, a tenth of a request), and the answer changes with neither.
+    # A refusal raises, and is not cached.
     endpoint = parse_url(url)
     if endpoint.allowlisted():
         return endpoint

@@ -41,6 +41,7 @@ from authentications.services.token_single_flight import (
     lease_release,
     refresh_scheduled,
 )
+from authentications.statements import prepared_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -148,7 +149,7 @@ def claim_due(authentication_id: int, owner: str, now: datetime) -> bool:
     adapt = connection.ops.adapt_datetimefield_value
     values = {"id": authentication_id, "owner": owner, "now": adapt(now), "horizon": adapt(now + margin)}
     params: list[Any] = [values[found[n]] if n in found else value for n, value in enumerate(template)]
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(statement, params)
         return cursor.rowcount > 0
 
@@ -213,7 +214,7 @@ def active_key_for_refresh(authentication_id: int) -> SigningKey | None:
     fails as this attempt's own, recorded failure."""
     alias = router.db_for_read(SigningKey)
     connection = connections[alias]
-    with connection.cursor() as cursor:
+    with prepared_cursor(connection) as cursor:
         cursor.execute(_active_key_statement(connection), [authentication_id, SigningKey.State.ACTIVE.value])
         row = cursor.fetchone()
     if row is None:
