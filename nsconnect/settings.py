@@ -151,8 +151,11 @@ else:
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # Django turns psycopg's prepared statements off (None); the few statements that
         # authentications.statements prepares need them on. Django's own cursors bind in the
-        # client and never prepare, whatever this says.
-        DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
+        # client and never prepare, whatever this says. Off for a pooler that cannot keep them.
+        prepared = env.bool("NSCONNECT_PREPARED_STATEMENTS", default=True)
+        DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+            "prepare_threshold", 5 if prepared else None
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

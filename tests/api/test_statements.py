@@ -3,6 +3,7 @@ prepares them, once per connection; everywhere it fails, and is counted, as any 
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
@@ -49,3 +50,36 @@ def test_its_statements_are_counted_like_any_other():
         assert cursor.fetchone() == (42,)
 
     assert [query["sql"] for query in captured.captured_queries] == ["SELECT 41 + 1"]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="prepared statements are PostgreSQL's")
+def test_a_column_changed_by_a_migration_after_preparing_costs_no_request(client, acme, issue, fake_netsuite):
+    """GIVEN the grant prepared on a kept connection WHEN another process changes the type of
+    a column it reads (as `migrate` does while the web processes run) THEN the next request is
+    served: the statement is prepared anew, not failed with "cached plan must not change result
+    type" until the connection is replaced."""
+    key = issue(acme).key
+    assert get_token(client, "acme-erp", key).status_code == 200
+    assert get_token(client, "acme-erp", key).status_code == 200  # served by the prepared grant
+    column = "ALTER TABLE api_apiclient ALTER COLUMN name TYPE varchar({})"
+    with other_connection() as other:
+        other.execute(column.format(101))
+    try:
+        again = get_token(client, "acme-erp", key)
+    finally:
+        with other_connection() as other:
+            other.execute(column.format(100))
+
+    assert again.status_code == 200, again.content
+
+
+def other_connection() -> psycopg.Connection:
+    settings = connection.settings_dict
+    return psycopg.connect(
+        host=settings["HOST"],
+        port=settings["PORT"],
+        user=settings["USER"],
+        dbname=settings["NAME"],
+        autocommit=True,
+    )

@@ -136,6 +136,20 @@ def test_an_unknown_identifier_is_404(client, acme, issue, fake_netsuite):
     assert response.json()["error"] == "not_found"
 
 
+@pytest.mark.parametrize("identifier", ["acme%00erp", "acme%20erp", "acm%C3%A9-erp"])
+def test_an_identifier_no_authentication_can_have_is_404(client, acme, issue, fake_netsuite, identifier):
+    """GIVEN a valid key WHEN it asks for an identifier that is not a slug (a NUL, a space, a
+    letter outside ASCII), which the database would refuse to compare THEN the answer is a JSON
+    404, not a 503 saying the database is busy."""
+    key = issue(acme).key
+    response = client.get(
+        f"/api/v1/authentications/{identifier}/token", headers={"Authorization": f"Bearer {key}"}
+    )
+    assert response.status_code == 404, response.content
+    assert_json_not_cached(response)
+    assert response.json()["error"] == "not_found"
+
+
 def test_an_unknown_identifier_is_not_revealed_without_a_key(client, acme):
     assert get_token(client, "no-such-thing", None).status_code == 401
 

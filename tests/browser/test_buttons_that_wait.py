@@ -41,9 +41,12 @@ def progress(page: Page, text: str) -> Locator:
 # leaves the page unable to run a script sent from the test (Chromium holds it until the next page
 # arrives, and then the read meets that page), so the page notes, in its tab's sessionStorage
 # (kept across a same-site navigation), the moment a live region shows `text` while the button
-# pressed is disabled.
+# pressed is disabled, and how long after that the button was given back (never, when a form
+# post replaced the page).
 WATCH_WHILE_WAITING = """([label, text]) => {
   sessionStorage.removeItem("seen-while-waiting");
+  sessionStorage.removeItem("given-back-after-ms");
+  let since = null;
   const waiting = () =>
     [...document.querySelectorAll("[role=status]")].some(
       (status) => status.innerText.includes(text) && status.checkVisibility())
@@ -51,7 +54,12 @@ WATCH_WHILE_WAITING = """([label, text]) => {
       (button) => button.innerText.trim() === label && button.disabled);
   new MutationObserver(() => {
     if (waiting()) {
-      sessionStorage.setItem("seen-while-waiting", "progress shown, button disabled");
+      if (since === null) {
+        since = performance.now();
+        sessionStorage.setItem("seen-while-waiting", "progress shown, button disabled");
+      }
+    } else if (since !== null && sessionStorage.getItem("given-back-after-ms") === null) {
+      sessionStorage.setItem("given-back-after-ms", String(Math.round(performance.now() - since)));
     }
   }).observe(document.body, {subtree: true, childList: true, attributes: true});
 }"""
@@ -80,10 +88,15 @@ def press_three_times_while_netsuite_is_slow(
 
 
 def all_answered(page: Page) -> None:
+    """Waits until a second request would have been seen, then checks the button was not given
+    back (enabled, or its progress hidden) before NetSuite's answer: a person would click again."""
     # Long enough for a second request (queued behind the first, or a resubmitted form) to
     # have reached the fake NetSuite, had one been sent.
     page.wait_for_timeout(SLOW_SECONDS * 1000 + 500)
     page.wait_for_load_state("networkidle")
+    given_back = page.evaluate("() => sessionStorage.getItem('given-back-after-ms')")
+    if given_back is not None:
+        assert int(given_back) >= SLOW_SECONDS * 1000 - 100, f"given back after {given_back} ms"
 
 
 def valid_until(expires_at: dt.datetime) -> str:
