@@ -144,9 +144,10 @@ else:
     # a minute. A SQLite file opens in microseconds, and a kept one would hold its file across tests.
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     # Off by default: the check is a round trip before each request's first query (a quarter of
-    # a millisecond here, a third of a token API request). Without it a connection the server
-    # dropped fails one request or task per process, then is replaced; the token API reads again
-    # once on a new connection instead (api.views), so its consumers see no failure either way.
+    # a millisecond here; the token API served a fifth more requests without it). Without it, a
+    # connection the server dropped fails one request or task per process, then is replaced; the
+    # token API reads again once on a new connection instead (api.views), so its consumers see no
+    # failure either way.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = env.bool("CONN_HEALTH_CHECKS", default=False)
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         # Django turns psycopg's prepared statements off (None); the few statements that
