@@ -21,7 +21,7 @@ from django.views.decorators.debug import sensitive_variables
 from api.models import ApiClient
 from authentications.fields import DecryptionError, decrypt
 from authentications.models import AccessToken, HttpAuthentication, SigningKey
-from authentications.statements import prepared_cursor
+from authentications.statements import index_condition_literal, prepared_cursor
 
 KEY_START = "nsc_"
 PREFIX_LENGTH = 8
@@ -85,7 +85,7 @@ def grant_for_key(key: str, identifier: str) -> Grant | None:
     digest = key_hash(key)
     query = _grant_query(connection.vendor)
     with prepared_cursor(connection) as cursor:
-        cursor.execute(query.sql, [SigningKey.State.ACTIVE, key_prefix(key), identifier])
+        cursor.execute(query.sql, [key_prefix(key), identifier])
         rows = cursor.fetchall()
     for row in rows:
         client = query.client.instance(row)
@@ -170,13 +170,15 @@ def _grant_query(vendor: str) -> _GrantQuery:
         SigningKey, start + len(token_names) + 1, (expiry_field.attname,), (_converters(expiry_field, "k"),)
     )
     keys = SigningKey._meta
+    active = index_condition_literal(SigningKey.State.ACTIVE.value)
     columns = ", ".join([*client_names, *authentication_names, *token_names, f"t.{quote('value')}"])
-    # Only names from the models' own metadata, quoted; the values are parameters.
+    # Only names from the models' own metadata, quoted; the values are parameters but the
+    # active state, a checked literal.
     sql = (
         f"SELECT {columns}, "  # noqa: S608
         f"(SELECT k.{quote(expiry_field.column)} FROM {quote(keys.db_table)} k "
         f"WHERE k.{quote(keys.get_field('authentication').column)} = a.{quote('id')} "
-        f"AND k.{quote(keys.get_field('state').column)} = %s ORDER BY k.{quote('id')} LIMIT 1) "
+        f"AND k.{quote(keys.get_field('state').column)} = {active} ORDER BY k.{quote('id')} LIMIT 1) "
         f"FROM {quote(link.m2m_db_table())} l "
         f"JOIN {quote(ApiClient._meta.db_table)} c ON c.{quote('id')} = l.{quote(link.m2m_column_name())} "
         f"JOIN {quote(HttpAuthentication._meta.db_table)} a "

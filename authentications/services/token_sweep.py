@@ -41,7 +41,7 @@ from authentications.services.token_single_flight import (
     lease_release,
     refresh_scheduled,
 )
-from authentications.statements import prepared_cursor
+from authentications.statements import index_condition_literal, prepared_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -192,14 +192,15 @@ def _active_key_statement(connection: BaseDatabaseWrapper) -> str:
         quote = connection.ops.quote_name
         key, authentication = SigningKey._meta, HttpAuthentication._meta
         link = quote(key.get_field("authentication").column)
+        active = index_condition_literal(SigningKey.State.ACTIVE.value)
         columns = [f"k.{quote(field.column)}" for field in _KEY_READ]
         columns += [f"a.{quote(field.column)}" for field in _AUTHENTICATION_READ]
-        # Names from the models' own metadata, quoted; the values go as parameters.
+        # Names from the models' own metadata, quoted; the id goes as a parameter.
         statement = _STATEMENTS[connection.vendor] = (
             f"SELECT {', '.join(columns)} FROM {quote(key.db_table)} k "  # noqa: S608
             f"INNER JOIN {quote(authentication.db_table)} a "
             f"ON a.{quote(authentication.pk.column)} = k.{link} "
-            f"WHERE k.{link} = %s AND k.{quote(key.get_field('state').column)} = %s"
+            f"WHERE k.{link} = %s AND k.{quote(key.get_field('state').column)} = {active}"
         )
     return statement
 
@@ -215,7 +216,7 @@ def active_key_for_refresh(authentication_id: int) -> SigningKey | None:
     alias = router.db_for_read(SigningKey)
     connection = connections[alias]
     with prepared_cursor(connection) as cursor:
-        cursor.execute(_active_key_statement(connection), [authentication_id, SigningKey.State.ACTIVE.value])
+        cursor.execute(_active_key_statement(connection), [authentication_id])
         row = cursor.fetchone()
     if row is None:
         return None

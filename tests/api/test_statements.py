@@ -8,7 +8,9 @@ import pytest
 from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
-from authentications.statements import prepared_cursor
+from authentications.models import SigningKey
+from authentications.services import token_sweep
+from authentications.statements import index_condition_literal, prepared_cursor
 from tests.api.consumer import get_token
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +34,45 @@ def test_the_token_apis_grant_is_prepared_once_per_connection(client, acme, issu
 
     grants = [sql for sql in prepared_statements() if "api_apiclient_authentications" in sql]
     assert len(grants) == 1, grants
-    assert "$3" in grants[0]  # its values are parameters, not written into it
+    # The key's prefix and the identifier are parameters, not written into it.
+    assert "$2" in grants[0] and "$3" not in grants[0]
+
+
+def plan(statement: str, params: list[int]) -> str:
+    """How the database runs a statement; on PostgreSQL as a prepared statement's generic plan
+    (the one kept after a few runs), on SQLite as its module's cached statement runs it."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET plan_cache_mode = force_generic_plan")
+            numbered = statement.replace("%s", "{}").format(*(f"${n}" for n in range(1, len(params) + 1)))
+            cursor.execute(f"PREPARE planned AS {numbered}")
+            try:
+                cursor.execute(f"EXPLAIN EXECUTE planned ({', '.join(['%s'] * len(params))})", params)
+                return "\n".join(line for (line,) in cursor.fetchall())
+            finally:
+                cursor.execute("DEALLOCATE planned")
+                cursor.execute("RESET plan_cache_mode")
+        cursor.execute(f"EXPLAIN QUERY PLAN {statement}", params)
+        return "\n".join(str(row) for row in cursor.fetchall())
+
+
+def test_a_refresh_finds_its_key_by_the_one_active_key_index(acme):
+    """GIVEN the statement a refresh reads its key with WHEN the database plans it once for
+    every run THEN it finds the key through the partial index of active keys: the state is
+    written into the statement, so that no value bound later can make the index unusable
+    (PostgreSQL's generic plan could not use it; SQLite prepared the statement on every run)."""
+    statement = token_sweep._active_key_statement(connection)
+
+    assert "one_active_signing_key_per_authentication" in plan(statement, [acme.pk])
+
+
+def test_only_a_plain_word_is_written_into_a_statement():
+    """GIVEN a value for a partial index's condition WHEN it is written into SQL THEN a plain
+    lower-case word is quoted, and anything else is refused rather than written."""
+    assert index_condition_literal(SigningKey.State.ACTIVE.value) == "'active'"
+    for value in ["active' OR '1'='1", "Active", "", "act ive"]:
+        with pytest.raises(ValueError, match="not written into SQL"):
+            index_condition_literal(value)
 
 
 def test_its_errors_are_djangos():
@@ -40,6 +80,15 @@ def test_its_errors_are_djangos():
     DatabaseError is raised (what the token API answers with a 503), not the driver's own."""
     with pytest.raises(DatabaseError), prepared_cursor(connection) as cursor:
         cursor.execute("SELECT * FROM no_such_table WHERE id = %s", [1])
+
+
+def test_it_reads_placeholders_as_djangos_own_cursor_does():
+    """GIVEN a statement with a placeholder and an escaped percent sign WHEN the cursor runs it
+    twice (the second time from the statement's rewritten text) THEN both give the same row."""
+    for value in (41, 99):
+        with prepared_cursor(connection) as cursor:
+            cursor.execute("SELECT %s + 1, '100%%'", [value])
+            assert cursor.fetchone() == (value + 1, "100%")
 
 
 def test_its_statements_are_counted_like_any_other():
