@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.http import HttpRequest
 from django.utils.crypto import constant_time_compare
 from django.views.decorators.debug import sensitive_variables
@@ -83,23 +84,25 @@ def grant_for_key(key: str, identifier: str) -> Grant | None:
     """The grant of this key to the authentication, in one query; None if the key is unknown or
     revoked, or may not read it, or no authentication has this identifier (the caller tells which)."""
     digest = key_hash(key)
-    query = _grant_query(connection.vendor)
-    with prepared_cursor(connection) as cursor:
+    # Looked up once: each use of django.db.connection looks the connection up again.
+    database = connections[DEFAULT_DB_ALIAS]
+    query = _grant_query(database.vendor)
+    with prepared_cursor(database) as cursor:
         cursor.execute(query.sql, [key_prefix(key), identifier])
         rows = cursor.fetchall()
     for row in rows:
-        client = query.client.instance(row)
+        client = query.client.instance(row, database)
         if constant_time_compare(client.key_hash, digest):
-            authentication = query.authentication.instance(row)
+            authentication = query.authentication.instance(row, database)
             ciphertext = row[query.ciphertext]
-            token = query.token.instance(row) if ciphertext is not None else None
+            token = query.token.instance(row, database) if ciphertext is not None else None
             if token is not None:
                 token.authentication = authentication
             return Grant(
                 client=client,
                 authentication=authentication,
                 token=_decrypted(token, ciphertext),
-                key_expires_at=query.key_expires_at.value(row),
+                key_expires_at=query.key_expires_at.value(row, database),
             )
     return None
 
@@ -110,10 +113,10 @@ class _Columns:
 
     model: type[models.Model]
     start: int
-    attnames: tuple[str, ...]
-    # Per column: its expression and what Django's compiler would apply to it (SQLite's dates
-    # and booleans, say).
-    converters: tuple[tuple[Any, tuple[Any, ...]], ...]
+    attnames: list[str]
+    # Per column that needs any: its place, its expression and what Django's compiler would
+    # apply to it (SQLite's dates and booleans, say). Most columns need none.
+    converting: tuple[tuple[int, Any, tuple[Any, ...]], ...]
 
     @classmethod
     def of(
@@ -121,19 +124,26 @@ class _Columns:
     ) -> tuple[_Columns, list[str]]:
         fields = [field for field in model._meta.concrete_fields if field.name != skip]
         names = [f"{alias}.{connection.ops.quote_name(field.column)}" for field in fields]
-        attnames = tuple(field.attname for field in fields)
-        return cls(model, start, attnames, tuple(_converters(field, alias) for field in fields)), names
+        attnames = [field.attname for field in fields]
+        converting = tuple(
+            (index, column, converters)
+            for index, (column, converters) in enumerate(_converters(field, alias) for field in fields)
+            if converters
+        )
+        return cls(model, start, attnames, converting), names
 
-    def value(self, row: tuple[Any, ...], index: int = 0) -> Any:
-        value = row[self.start + index]
-        column, converters = self.converters[index]
-        for converter in converters:
-            value = converter(value, column, connection)
-        return value
+    def values(self, row: tuple[Any, ...], database: BaseDatabaseWrapper) -> list[Any]:
+        values = list(row[self.start : self.start + len(self.attnames)])
+        for index, column, converters in self.converting:
+            for converter in converters:
+                values[index] = converter(values[index], column, database)
+        return values
 
-    def instance(self, row: tuple[Any, ...]) -> Any:
-        values = [self.value(row, index) for index in range(len(self.attnames))]
-        return self.model.from_db(connection.alias, list(self.attnames), values)
+    def value(self, row: tuple[Any, ...], database: BaseDatabaseWrapper) -> Any:
+        return self.values(row, database)[0]
+
+    def instance(self, row: tuple[Any, ...], database: BaseDatabaseWrapper) -> Any:
+        return self.model.from_db(database.alias, self.attnames, self.values(row, database))
 
 
 def _converters(field: Any, alias: str) -> tuple[Any, tuple[Any, ...]]:
@@ -166,8 +176,12 @@ def _grant_query(vendor: str) -> _GrantQuery:
     start = len(client_names) + len(authentication_names)
     token, token_names = _Columns.of(AccessToken, "t", start, skip="value")
     expiry_field = SigningKey._meta.get_field("effective_expires_at")
+    expiry_converters = _converters(expiry_field, "k")
     key_expires_at = _Columns(
-        SigningKey, start + len(token_names) + 1, (expiry_field.attname,), (_converters(expiry_field, "k"),)
+        SigningKey,
+        start + len(token_names) + 1,
+        [expiry_field.attname],
+        ((0, *expiry_converters),) if expiry_converters[1] else (),
     )
     keys = SigningKey._meta
     active = index_condition_literal(SigningKey.State.ACTIVE.value)

@@ -3,12 +3,24 @@
 With a shared cache (NSCONNECT_API_COUNT_IN_CACHE) the window is one atomic counter
 there, and a request writes nothing to the database. Without one it is counted in the
 client's own row, each step one conditional UPDATE, atomic on PostgreSQL and SQLite alike.
+
+On Redis a web process takes a client's places in the window a lease at a time (a 64th of
+the limit, at most LEASE_MOST), and counts the uses of the requests it admits from a lease
+here, to send with its next round trip (or within PENDING_USES_SECONDS): one round trip serves
+a lease's worth of requests, where it served one (a third of a token request's CPU here). The
+limit is still never exceeded, since a lease takes its places from the shared count; a place
+leased to a process that then goes unasked is lost with its minute, so a client at its limit
+may be refused up to a lease's worth of requests early per other process.
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
+import logging
 import math
+import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -19,7 +31,11 @@ from django.utils import timezone
 
 from api.models import ApiClient
 
+logger = logging.getLogger(__name__)
 WINDOW = timedelta(minutes=1)
+LEASE_MOST = 16
+# Uses admitted from a lease reach Redis at most this late when no round trip takes them.
+PENDING_USES_SECONDS = 1.0
 
 
 def _window_start(now: datetime) -> datetime:
@@ -34,12 +50,13 @@ def admit(client: ApiClient, now: datetime | None = None, *, use: Use | None = N
     """Count one request for the client. None if it is admitted, else the seconds until it may retry.
 
     With `use` (services.api_usage_in_cache), an admitted request's use is counted too, in the
-    same round trip when the shared cache is Redis; the caller then records nothing more."""
+    same round trip when the shared cache is Redis (or, admitted from this process's lease,
+    with its next one); the caller then records nothing more."""
     now = now or timezone.now()
     if settings.NSCONNECT_API_COUNT_IN_CACHE:
-        redis_client = _redis()
-        if redis_client is not None:
-            return _admit_in_redis(redis_client, client, now, use)
+        url = _redis()
+        if url is not None:
+            return _admit_in_redis(url, client, now, use)
         retry_after = _admit_in_cache(client, now)
         if retry_after is None and use is not None:
             use.count_in_cache()
@@ -62,48 +79,181 @@ class Use(Protocol):
     def count_in_cache(self) -> None: ...
 
 
-# One round trip for a request: its place in the window and, if admitted, its use. A script
-# runs whole, so a refused request counts no use.
-_COUNT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
-if count <= tonumber(ARGV[2]) and #KEYS == 3 then
-  redis.call('INCR', KEYS[2])
-  redis.call('SET', KEYS[3], ARGV[3])
+# Adds uses: KEYS from `first` in pairs (count, last use), ARGV from `offset` in pairs (how
+# many, when); a last use only ever moves forward.
+_ADD_USES = """
+local function add_uses(first, offset)
+  for i = first, (#KEYS - 1) / 2 do
+    redis.call('INCRBY', KEYS[2 * i], ARGV[offset + 2 * i])
+    local last = tonumber(ARGV[offset + 2 * i + 1])
+    if last > tonumber(redis.call('GET', KEYS[2 * i + 1]) or 0) then
+      redis.call('SET', KEYS[2 * i + 1], ARGV[offset + 2 * i + 1])
+    end
+  end
 end
-return count
+"""
+
+# One round trip for a lease: its places in the window (ARGV[3] wanted, fewer if fewer are
+# left, none past the limit) and the uses to count, the asking request's first if ARGV[4] is
+# 1 (counted only if admitted). KEYS[1] is the window's count. A script runs whole, so a
+# refused request counts no use. Returns the places leased.
+_LEASE = f"""{_ADD_USES}
+local wanted = tonumber(ARGV[3])
+local count = redis.call('INCRBY', KEYS[1], wanted)
+if count == wanted then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local leased = math.max(0, math.min(wanted, tonumber(ARGV[2]) - (count - wanted)))
+local first = 1
+if ARGV[4] == '1' and leased == 0 then first = 2 end
+add_uses(first, 3)
+return leased
+"""
+
+# Uses alone (KEYS[1] unused), sent when no lease has taken them for PENDING_USES_SECONDS.
+_USES = f"""{_ADD_USES}
+add_uses(1, 1)
+return 0
 """
 
 
-def _redis() -> Any:
-    """The counting script on a client kept for the process, when the shared cache is Django's
-    Redis cache (which makes a client per call, and asks twice per increment); else None."""
+@dataclass
+class _Lease:
+    """This process's places in a client's window: how many are left, and whether the window
+    has no more to lease (then a request past them is refused here, with no round trip)."""
+
+    left: int
+    spent: bool
+
+
+# This minute's leases, by the window's key in the cache (its prefix, the client, the minute).
+_LEASES: dict[str, _Lease] = {}
+_leases_minute = 0
+# Uses admitted from a lease, not yet in Redis: (count key, last key) -> [how many, last use].
+_PENDING: dict[tuple[str, str], list[int]] = {}
+_pending_push: threading.Timer | None = None
+_LOCK = threading.Lock()
+
+
+def lease_size(limit: int) -> int:
+    return max(1, min(LEASE_MOST, limit // 64))
+
+
+def _redis() -> str | None:
+    """The Redis server that counts (a client and its scripts are kept for the process: Django's
+    Redis cache makes a client per call, and asks twice per increment), when the shared cache
+    is Django's Redis cache; else None."""
     config = settings.CACHES["default"]
     if config["BACKEND"] != "django.core.cache.backends.redis.RedisCache":
         return None
     location = config["LOCATION"]
     # Django's Redis cache writes to the first server listed.
     first = location[0] if isinstance(location, list | tuple) else location.split(",")[0]
-    return _script_on(first.strip())
+    return str(first.strip())
 
 
 @functools.cache
-def _script_on(url: str) -> Any:
+def _scripts_on(url: str) -> tuple[Any, Any]:
     import redis
 
-    return redis.Redis.from_url(url).register_script(_COUNT)
+    server = redis.Redis.from_url(url)
+    return server.register_script(_LEASE), server.register_script(_USES)
 
 
-def _admit_in_redis(script: Any, client: ApiClient, now: datetime, use: Use | None) -> int | None:
+def _admit_in_redis(url: str, client: ApiClient, now: datetime, use: Use | None) -> int | None:
     window = _window_start(now)
-    keys = [cache.make_key(_window_key(client, window))]
-    args: list[object] = [int(2 * WINDOW.total_seconds()), settings.NSCONNECT_API_RATE_LIMIT]
-    if use is not None:
-        keys += [cache.make_key(use.count_key), cache.make_key(use.last_key)]
-        args.append(use.timestamp)
-    if int(script(keys=keys, args=args)) <= settings.NSCONNECT_API_RATE_LIMIT:
+    window_key = cache.make_key(_window_key(client, window))
+    own = _use_keys(use)
+    with _LOCK:
+        _forget_other_minutes(window)
+        lease = _LEASES.get(window_key)
+        if lease is not None and lease.left > 0:
+            lease.left -= 1
+            if own is not None:
+                _pend(own)
+            return None
+        if lease is not None and lease.spent:
+            return _retry_after(window, now)
+        pending = _take_pending()
+    limit = settings.NSCONNECT_API_RATE_LIMIT
+    wanted = lease_size(limit)
+    uses = ([own] if own is not None else []) + pending
+    keys = [window_key] + [key for (count_key, last_key, _, _) in uses for key in (count_key, last_key)]
+    args: list[object] = [int(2 * WINDOW.total_seconds()), limit, wanted, int(own is not None)]
+    args += [value for (_, _, count, last) in uses for value in (count, last)]
+    try:
+        leased = int(_scripts_on(url)[0](keys=keys, args=args))
+    except Exception:
+        with _LOCK:  # counted at the next round trip instead
+            for entry in pending:
+                _pend(entry)
+        raise
+    with _LOCK:
+        _LEASES[window_key] = _Lease(left=max(0, leased - 1), spent=leased < wanted)
+    return None if leased > 0 else _retry_after(window, now)
+
+
+def _use_keys(use: Use | None) -> tuple[str, str, int, int] | None:
+    if use is None:
         return None
-    return _retry_after(window, now)
+    return cache.make_key(use.count_key), cache.make_key(use.last_key), 1, use.timestamp
+
+
+def _forget_other_minutes(window: datetime) -> None:
+    global _leases_minute
+    minute = int(window.timestamp())
+    if minute != _leases_minute:
+        _LEASES.clear()
+        _leases_minute = minute
+
+
+def _pend(use: tuple[str, str, int, int]) -> None:
+    global _pending_push
+    count_key, last_key, count, last = use
+    entry = _PENDING.setdefault((count_key, last_key), [0, 0])
+    entry[0] += count
+    entry[1] = max(entry[1], last)
+    if _pending_push is None:
+        _pending_push = threading.Timer(PENDING_USES_SECONDS, push_pending_uses)
+        _pending_push.daemon = True
+        _pending_push.start()
+
+
+def _take_pending() -> list[tuple[str, str, int, int]]:
+    global _pending_push
+    taken = [(count_key, last_key, count, last) for (count_key, last_key), (count, last) in _PENDING.items()]
+    _PENDING.clear()
+    if _pending_push is not None:
+        _pending_push.cancel()
+        _pending_push = None
+    return taken
+
+
+def push_pending_uses() -> None:
+    """Send this process's uses admitted from leases to Redis (services.api_usage_flush does
+    before it reads; a timer does PENDING_USES_SECONDS after the first; so does the exit)."""
+    url = _redis()
+    with _LOCK:
+        pending = _take_pending()
+    if not pending or url is None:
+        return
+    keys = ["-"] + [key for (count_key, last_key, _, _) in pending for key in (count_key, last_key)]
+    args = [0, 0] + [value for (_, _, count, last) in pending for value in (count, last)]
+    try:
+        _scripts_on(url)[1](keys=keys, args=args)
+    except Exception as error:  # a timer thread has nobody to raise to
+        logger.warning("uses not counted in Redis yet: %s; kept for later", type(error).__name__)
+        with _LOCK:
+            for entry in pending:
+                _pend(entry)
+
+
+atexit.register(push_pending_uses)
+
+
+def forget_leases() -> None:
+    """Drop this process's leases and pending uses (tests: each test's cache is its own)."""
+    with _LOCK:
+        _LEASES.clear()
+        _take_pending()
 
 
 def _window_key(client: ApiClient, window: datetime) -> str:

@@ -15,7 +15,7 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from api import apikeys
+from api import apikeys, ratelimit
 from api.models import ApiClient, ApiUsage
 from authentications.models import AuditEvent, HttpAuthentication
 from authentications.services.audit_trail import Actor, audit, user_of
@@ -138,7 +138,10 @@ def api_usage_flush() -> int:
     One flush at a time (a lock in the cache), so no count is moved twice. Run by the API
     client list before it reads, and by token requests at most every
     NSCONNECT_API_USAGE_FLUSH_SECONDS."""
-    if not settings.NSCONNECT_API_COUNT_IN_CACHE or not cache.add(_FLUSH_LOCK, 1, timeout=60):
+    if not settings.NSCONNECT_API_COUNT_IN_CACHE:
+        return 0
+    ratelimit.push_pending_uses()  # this process's, admitted from its leases
+    if not cache.add(_FLUSH_LOCK, 1, timeout=60):
         return 0
     try:
         return _flush()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import time
 import uuid
 
 import pytest
@@ -14,7 +15,7 @@ import time_machine
 from django.core.cache import cache
 from redis.connection import Connection
 
-from api import services
+from api import ratelimit, services
 from api.models import ApiUsage
 from tests.api.consumer import get_token
 
@@ -54,6 +55,7 @@ def counted_in_redis(settings):
     settings.NSCONNECT_API_COUNT_IN_CACHE = True
     settings.NSCONNECT_API_USAGE_FLUSH_SECONDS = 3600
     yield
+    ratelimit.forget_leases()
     # Only this test's keys: the database may be shared.
     server = redis.Redis.from_url(REDIS_URL)
     for key in server.scan_iter(match=f"{prefix}:*"):
@@ -74,13 +76,63 @@ def round_trips(monkeypatch):
     return sent
 
 
-def test_a_token_request_is_counted_in_one_round_trip(client, acme, issue, counted_in_redis, round_trips):
+def test_a_lease_of_requests_costs_one_round_trip(
+    client, acme, issue, settings, counted_in_redis, round_trips
+):
+    """GIVEN a limit of 640 a minute (leases of 10) WHEN a service asks for its token 21 times in
+    a minute THEN this process went to Redis three times: once per lease of 10, then once more."""
+    settings.NSCONNECT_API_RATE_LIMIT = 640
     key = issue(acme).key
-    assert get_token(client, "acme-erp", key).status_code == 200  # stores the token
-    round_trips.clear()
+    with time_machine.travel(MOMENT, tick=False):
+        assert get_token(client, "acme-erp", key).status_code == 200  # stores the token
+        round_trips.clear()
+        statuses = [get_token(client, "acme-erp", key).status_code for _ in range(20)]
 
-    assert get_token(client, "acme-erp", key).status_code == 200
-    assert len(round_trips) == 1
+    assert statuses == [200] * 20
+    assert len(round_trips) == 2  # the rest of the first lease (9), a second (10), a third (1)
+    assert services.api_usage_flush() == 21  # every use, those admitted from a lease too
+
+
+def test_across_processes_the_limit_is_exact(
+    acme, issue, settings, counted_in_redis, round_trips, monkeypatch
+):
+    """GIVEN a limit of 640 a minute and two web processes (each its own leases) WHEN both keep
+    asking for one client THEN 640 requests are admitted between them, not one more; and once
+    the window is spent each refuses on its own, with no round trip."""
+    settings.NSCONNECT_API_RATE_LIMIT = 640
+    api_client = issue(acme).client
+    processes: list[dict[str, object]] = [{}, {}]
+    admitted = [0, 0]
+    with time_machine.travel(MOMENT, tick=False):
+        for turn in range(2 * 700):
+            monkeypatch.setattr(ratelimit, "_LEASES", processes[turn % 2])
+            if ratelimit.admit(api_client) is None:
+                admitted[turn % 2] += 1
+        round_trips.clear()
+        for process in processes:
+            monkeypatch.setattr(ratelimit, "_LEASES", process)
+            assert ratelimit.admit(api_client) == 50  # Retry-After, in seconds
+
+    assert sum(admitted) == 640 and min(admitted) >= 300, admitted
+    assert round_trips == []
+
+
+def test_uses_admitted_from_a_lease_reach_redis_within_moments(
+    client, acme, issue, settings, counted_in_redis, monkeypatch
+):
+    """GIVEN uses admitted from a lease WHEN no other request comes THEN they are counted in
+    Redis anyway, moments later (PENDING_USES_SECONDS), where every web process's flush finds them."""
+    monkeypatch.setattr(ratelimit, "PENDING_USES_SECONDS", 0.05)
+    settings.NSCONNECT_API_RATE_LIMIT = 640
+    issued = issue(acme)
+    for _ in range(4):
+        assert get_token(client, "acme-erp", issued.key).status_code == 200
+    count_key = f"nsconnect:api:uses:{issued.client.pk}:{acme.pk}"
+
+    deadline = time.monotonic() + 5
+    while cache.get(count_key) != 4 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert cache.get(count_key) == 4
 
 
 def test_in_redis_past_the_limit_it_answers_429_and_counts_no_use(
