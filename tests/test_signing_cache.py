@@ -10,6 +10,7 @@ import json
 import pytest
 from cryptography.hazmat.primitives import serialization
 from jwcrypto import jwk, jws
+from jwt.exceptions import InvalidKeyError
 
 from authentications.keys import loaded_keys
 from authentications.netsuite import assertion
@@ -89,3 +90,43 @@ def test_an_assertion_is_a_jws_another_library_verifies(kind, algorithm):
     assert claims["aud"] == credentials.token_url
     assert claims["exp"] - claims["iat"] == assertion.ASSERTION_LIFETIME_SECONDS
     assert claims["iat"] == int(now.timestamp())
+
+
+def test_an_assertion_is_written_as_pyjwt_writes_one():
+    """GIVEN an assertion built here WHEN its header and claims are compared with what
+    `jwt.encode` writes for the same claims and key THEN they are the same bytes (only the
+    signature differs: ECDSA and PSS are randomised)."""
+    import jwt
+
+    key = keyfactory.private_key("p384")
+    credentials = assertion.Credentials(
+        consumer_key="c" * 64,
+        certificate_id="k" * 43,
+        algorithm="ES384",
+        scopes=["restlets"],
+        token_url="https://1234567.suitetalk.api.netsuite.com/services/rest/auth/oauth2/v1/token",
+        private_key=key,
+    )
+    built = assertion.build_assertion(credentials, dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC))
+    header, claims, _ = built.split(".")
+    same_claims = json.loads(jwt.utils.base64url_decode(claims))
+    pyjwt = jwt.encode(same_claims, key, algorithm="ES384", headers={"typ": "JWT", "kid": "k" * 43})
+
+    assert pyjwt.split(".")[:2] == [header, claims]
+
+
+@pytest.mark.parametrize(("kind", "algorithm"), [("rsa2048", "ES256"), ("p384", "ES256"), ("p256", "PS256")])
+def test_a_key_of_another_kind_than_the_algorithm_signs_nothing(kind, algorithm):
+    """GIVEN a key that is not of the algorithm's kind (or curve) WHEN an assertion is built
+    THEN it is refused, as `jwt.encode` refuses it, rather than signed wrongly."""
+    credentials = assertion.Credentials(
+        consumer_key="c" * 64,
+        certificate_id="k" * 43,
+        algorithm=algorithm,
+        scopes=["restlets"],
+        token_url="https://1234567.suitetalk.api.netsuite.com/services/rest/auth/oauth2/v1/token",
+        private_key=keyfactory.private_key(kind),
+    )
+
+    with pytest.raises((InvalidKeyError, TypeError)):
+        assertion.build_assertion(credentials, dt.datetime(2026, 12, 3, 9, 0, tzinfo=dt.UTC))
