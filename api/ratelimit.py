@@ -20,6 +20,7 @@ import functools
 import logging
 import math
 import threading
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -79,38 +80,42 @@ class Use(Protocol):
     def count_in_cache(self) -> None: ...
 
 
-# Adds uses: KEYS from `first` in pairs (count, last use), ARGV from `offset` in pairs (how
-# many, when); a last use only ever moves forward.
-_ADD_USES = """
-local function add_uses(first, offset)
-  for i = first, (#KEYS - 1) / 2 do
-    redis.call('INCRBY', KEYS[2 * i], ARGV[offset + 2 * i])
-    local last = tonumber(ARGV[offset + 2 * i + 1])
-    if last > tonumber(redis.call('GET', KEYS[2 * i + 1]) or 0) then
-      redis.call('SET', KEYS[2 * i + 1], ARGV[offset + 2 * i + 1])
+# Counts uses: KEYS from index k in pairs (count, last use), ARGV from index a in pairs (how
+# many, when); a last use only moves forward. Then a batch (a script's run) is applied once:
+# KEYS[1] keeps its answer for a minute, so that a run redis-py sends again after losing the
+# reply (it retries) repeats the answer, not the counting.
+_ONCE = """
+local function add_uses(k, a)
+  while k < #KEYS do
+    redis.call('INCRBY', KEYS[k], ARGV[a])
+    if tonumber(ARGV[a + 1]) > tonumber(redis.call('GET', KEYS[k + 1]) or 0) then
+      redis.call('SET', KEYS[k + 1], ARGV[a + 1])
     end
+    k = k + 2
+    a = a + 2
   end
 end
+local done = redis.call('GET', KEYS[1])
+if done then return tonumber(done) end
 """
 
-# One round trip for a lease: its places in the window (ARGV[3] wanted, fewer if fewer are
-# left, none past the limit) and the uses to count, the asking request's first if ARGV[4] is
-# 1 (counted only if admitted). KEYS[1] is the window's count. A script runs whole, so a
-# refused request counts no use. Returns the places leased.
-_LEASE = f"""{_ADD_USES}
+# One round trip for a lease: its places in the window KEYS[2] (ARGV[3] wanted, fewer if fewer
+# are left, none past the limit ARGV[2]), and the uses to count, the asking request's first if
+# ARGV[4] is 1 (counted only if admitted). A script runs whole. Returns the places leased.
+_LEASE = f"""{_ONCE}
 local wanted = tonumber(ARGV[3])
-local count = redis.call('INCRBY', KEYS[1], wanted)
-if count == wanted then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local count = redis.call('INCRBY', KEYS[2], wanted)
+if count == wanted then redis.call('EXPIRE', KEYS[2], ARGV[1]) end
 local leased = math.max(0, math.min(wanted, tonumber(ARGV[2]) - (count - wanted)))
-local first = 1
-if ARGV[4] == '1' and leased == 0 then first = 2 end
-add_uses(first, 3)
+if ARGV[4] == '1' and leased == 0 then add_uses(5, 7) else add_uses(3, 5) end
+redis.call('SET', KEYS[1], leased, 'EX', 60)
 return leased
 """
 
-# Uses alone (KEYS[1] unused), sent when no lease has taken them for PENDING_USES_SECONDS.
-_USES = f"""{_ADD_USES}
-add_uses(1, 1)
+# Uses alone, sent when no lease has taken them for PENDING_USES_SECONDS.
+_USES = f"""{_ONCE}
+add_uses(2, 1)
+redis.call('SET', KEYS[1], 0, 'EX', 60)
 return 0
 """
 
@@ -176,19 +181,32 @@ def _admit_in_redis(url: str, client: ApiClient, now: datetime, use: Use | None)
     limit = settings.NSCONNECT_API_RATE_LIMIT
     wanted = lease_size(limit)
     uses = ([own] if own is not None else []) + pending
-    keys = [window_key] + [key for (count_key, last_key, _, _) in uses for key in (count_key, last_key)]
+    keys = [_batch_key(), window_key]
+    keys += [key for (count_key, last_key, _, _) in uses for key in (count_key, last_key)]
     args: list[object] = [int(2 * WINDOW.total_seconds()), limit, wanted, int(own is not None)]
     args += [value for (_, _, count, last) in uses for value in (count, last)]
     try:
         leased = int(_scripts_on(url)[0](keys=keys, args=args))
-    except Exception:
-        with _LOCK:  # counted at the next round trip instead
-            for entry in pending:
-                _pend(entry)
+    except BaseException:
+        _lost(pending)
         raise
     with _LOCK:
-        _LEASES[window_key] = _Lease(left=max(0, leased - 1), spent=leased < wanted)
+        lease = _LEASES.setdefault(window_key, _Lease(left=0, spent=False))
+        # Added to, not replaced: another thread of this process may have leased meanwhile.
+        lease.left += max(0, leased - 1)
+        lease.spent = lease.spent or leased < wanted
     return None if leased > 0 else _retry_after(window, now)
+
+
+def _batch_key() -> str:
+    return str(cache.make_key(f"nsconnect:api:batch:{uuid.uuid4().hex}"))
+
+
+def _lost(pending: list[tuple[str, str, int, int]]) -> None:
+    """Uses whose script may or may not have run are dropped: counted twice would be worse than
+    not at all (a lost reply), as in the flush."""
+    if pending:
+        logger.warning("%d uses of the token API were not counted: Redis did not answer", len(pending))
 
 
 def _use_keys(use: Use | None) -> tuple[str, str, int, int] | None:
@@ -200,7 +218,9 @@ def _use_keys(use: Use | None) -> tuple[str, str, int, int] | None:
 def _forget_other_minutes(window: datetime) -> None:
     global _leases_minute
     minute = int(window.timestamp())
-    if minute != _leases_minute:
+    # Forward only: a thread that read the clock before the minute turned keeps the new
+    # minute's leases (its own goes under its minute's key, unused after).
+    if minute > _leases_minute:
         _LEASES.clear()
         _leases_minute = minute
 
@@ -235,15 +255,12 @@ def push_pending_uses() -> None:
         pending = _take_pending()
     if not pending or url is None:
         return
-    keys = ["-"] + [key for (count_key, last_key, _, _) in pending for key in (count_key, last_key)]
-    args = [0, 0] + [value for (_, _, count, last) in pending for value in (count, last)]
+    keys = [_batch_key()] + [key for (count_key, last_key, _, _) in pending for key in (count_key, last_key)]
+    args = [value for (_, _, count, last) in pending for value in (count, last)]
     try:
         _scripts_on(url)[1](keys=keys, args=args)
-    except Exception as error:  # a timer thread has nobody to raise to
-        logger.warning("uses not counted in Redis yet: %s; kept for later", type(error).__name__)
-        with _LOCK:
-            for entry in pending:
-                _pend(entry)
+    except Exception:  # a timer thread has nobody to raise to
+        _lost(pending)
 
 
 atexit.register(push_pending_uses)

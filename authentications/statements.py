@@ -20,9 +20,9 @@ from __future__ import annotations
 import functools
 import re
 import sqlite3
-import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -69,29 +69,37 @@ def _converted(query: str) -> str:
     return FORMAT_QMARK_REGEX.sub("?", query).replace("%%", "%")
 
 
-# Each psycopg connection's preparing cursor, made once: a cursor's making costs more than
-# running a prepared statement does.
-_PREPARING: weakref.WeakKeyDictionary[Any, _PreparingCursor] = weakref.WeakKeyDictionary()
-
-
-def _preparing_cursor(connection: BaseDatabaseWrapper) -> _PreparingCursor:
-    driver_connection = connection.connection
-    cursor = _PREPARING.get(driver_connection)
-    if cursor is None or cursor.closed:
-        cursor = _PREPARING[driver_connection] = _PreparingCursor(driver_connection)
-        if connection.timezone is not None:  # USE_TZ: aware values, in the session's zone
-            # psycopg's own loader, which it replaces with its C one. Django's subclass of it
-            # (which sets Django's zone, the session's too) cannot be replaced: it parsed each
-            # timestamp in Python, a sixth of the grant's reading.
-            cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
+def _new_preparing_cursor(connection: BaseDatabaseWrapper) -> _PreparingCursor:
+    cursor = _PreparingCursor(connection.connection)
+    if connection.timezone is not None:  # USE_TZ: aware values, in the session's zone
+        # psycopg's own loader, which it replaces with its C one. Django's subclass of it
+        # (which sets Django's zone, the session's too) cannot be replaced: it parsed each
+        # timestamp in Python, a sixth of the grant's reading.
+        cursor.adapters.register_loader("timestamptz", TimestamptzLoader)
     return cursor
 
 
-def _converting_cursor(connection: BaseDatabaseWrapper) -> _ConvertingOnceCursor:
-    return _ConvertingOnceCursor(connection.connection)
+@dataclass
+class _Kept:
+    """A database connection's preparing cursor, made once (making one costs more than running
+    a prepared statement does), for the driver connection it was made on."""
+
+    driver_connection: Any
+    cursor: _PreparingCursor
+    in_use: bool = False
 
 
-_CURSORS: dict[str, Any] = {"postgresql": _preparing_cursor, "sqlite": _converting_cursor}
+# Kept on Django's connection (one per thread), so a closed driver connection is let go when
+# the next statement finds its successor, and a thread's connection with the thread.
+_KEPT = "nsconnect_prepared_cursor"
+
+
+def _kept(connection: BaseDatabaseWrapper) -> _Kept:
+    kept: _Kept | None = getattr(connection, _KEPT, None)
+    if kept is None or kept.driver_connection is not connection.connection or kept.cursor.closed:
+        kept = _Kept(connection.connection, _new_preparing_cursor(connection))
+        setattr(connection, _KEPT, kept)
+    return kept
 
 
 @contextmanager
@@ -103,18 +111,31 @@ def prepared_cursor(connection: BaseDatabaseWrapper) -> Iterator[CursorWrapper]:
     thread check), and its errors are Django's (DatabaseError and kin) as any cursor's. While
     queries are logged (DEBUG, assertNumQueries) it is the connection's own cursor: Django can
     write out a statement bound in the client only, and a log of "None" would help nobody."""
-    kind = _CURSORS.get(connection.vendor)
-    if kind is None or connection.queries_logged:
+    vendor = connection.vendor
+    if vendor not in ("postgresql", "sqlite") or connection.queries_logged:
         with connection.cursor() as cursor:
             yield cursor
         return
     connection.close_if_health_check_failed()
     connection.ensure_connection()
     connection.validate_thread_sharing()
-    with connection.wrap_database_errors:
-        raw = kind(connection)
-    # Not closed after use: PostgreSQL's is kept for the next statement, SQLite's is dropped.
-    yield connection.make_cursor(raw)
+    kept = _kept(connection) if vendor == "postgresql" else None
+    if kept is None or kept.in_use:  # SQLite's, or one opened while the kept one is read
+        raw: Any  # a driver's cursor, which django-stubs types as Django's wrapper
+        with connection.wrap_database_errors:
+            raw = (
+                _ConvertingOnceCursor(connection.connection)
+                if kept is None
+                else _new_preparing_cursor(connection)
+            )
+        with connection.make_cursor(raw) as cursor:
+            yield cursor
+        return
+    kept.in_use = True
+    try:
+        yield connection.make_cursor(kept.cursor)
+    finally:
+        kept.in_use = False
 
 
 def index_condition_literal(value: str) -> str:

@@ -151,9 +151,10 @@ def test_in_redis_past_the_limit_it_answers_429_and_counts_no_use(
     assert cache.get(f"nsconnect:api:rate:{usage.client_id}:{int(MOMENT.timestamp()) - 10}") == 3
 
 
-def test_a_connection_redis_closed_costs_the_request_nothing(client, acme, issue, counted_in_redis):
+def test_a_connection_redis_closed_costs_the_request_nothing(client, acme, issue, settings, counted_in_redis):
     """GIVEN the web process's connection to Redis closed by the server (a restart, a timeout)
     WHEN a service asks for its token again THEN it gets it, and both requests are counted."""
+    settings.NSCONNECT_API_RATE_LIMIT = 100  # leases of one: every request goes to Redis
     key = issue(acme).key
     assert get_token(client, "acme-erp", key).status_code == 200
     server = redis.Redis.from_url(REDIS_URL)
@@ -169,3 +170,76 @@ def test_a_connection_redis_closed_costs_the_request_nothing(client, acme, issue
 
     assert get_token(client, "acme-erp", key).status_code == 200
     assert services.api_usage_flush() == 2
+
+
+def lease_until_refused(api_client, now) -> int:
+    admitted = 0
+    while ratelimit.admit(api_client, now) is None:
+        admitted += 1
+    return admitted
+
+
+def test_two_threads_leasing_at_once_lose_no_places(acme, issue, settings, counted_in_redis, monkeypatch):
+    """GIVEN a limit of 640 WHEN a second thread of the process takes a lease while the first
+    one's round trip is under way THEN both leases are kept: 640 requests are admitted."""
+    settings.NSCONNECT_API_RATE_LIMIT = 640
+    api_client = issue(acme).client
+    lease, uses = ratelimit._scripts_on(REDIS_URL)
+    meanwhile: list[object] = []
+
+    def lease_with_another_thread_meanwhile(**kwargs):
+        leased = lease(**kwargs)
+        if not meanwhile:  # the other thread's whole request, before this reply is read
+            meanwhile.append("asking")
+            meanwhile[0] = ratelimit.admit(api_client, MOMENT)
+        return leased
+
+    monkeypatch.setattr(ratelimit, "_scripts_on", lambda url: (lease_with_another_thread_meanwhile, uses))
+    with time_machine.travel(MOMENT, tick=False):
+        admitted = lease_until_refused(api_client, MOMENT)
+
+    assert meanwhile == [None]
+    assert admitted + 1 == 640
+
+
+def test_a_thread_late_for_the_minute_keeps_the_new_minutes_leases(acme, issue, settings, counted_in_redis):
+    """GIVEN leases taken in a new minute WHEN a thread that read the clock just before the
+    minute turned asks THEN the new minute's leases are kept: its 640 places are all used."""
+    settings.NSCONNECT_API_RATE_LIMIT = 640
+    api_client = issue(acme).client
+    new_minute = MOMENT + dt.timedelta(seconds=50)
+
+    assert ratelimit.admit(api_client, new_minute) is None
+    assert ratelimit.admit(api_client, MOMENT - dt.timedelta(seconds=1)) is None  # the late thread
+    admitted = 1 + lease_until_refused(api_client, new_minute)
+
+    assert admitted == 640
+
+
+def test_a_batch_sent_twice_is_counted_once(counted_in_redis):
+    """GIVEN a lease's round trip whose reply was lost WHEN redis-py sends it again (it retries)
+    THEN Redis answers as the first time and counts nothing twice: no use, no place."""
+    lease, _ = ratelimit._scripts_on(REDIS_URL)
+    keys = [cache.make_key(name) for name in ("batch", "window", "uses", "used")]
+    args = [120, 640, 10, 1, 1, 5]
+
+    assert [lease(keys=keys, args=args) for _ in range(2)] == [10, 10]
+    assert (cache.get("window"), cache.get("uses"), cache.get("used")) == (10, 1, 5)
+
+
+def test_uses_whose_reply_was_lost_are_not_counted_again(counted_in_redis, monkeypatch):
+    """GIVEN pending uses whose push ran in Redis but whose reply was lost WHEN uses are
+    pushed again THEN they are not sent again: lost rather than counted twice."""
+    lease, uses = ratelimit._scripts_on(REDIS_URL)
+
+    def ran_then_lost(**kwargs):
+        uses(**kwargs)
+        raise redis.TimeoutError("Timeout reading from socket")
+
+    ratelimit._pend((cache.make_key("uses"), cache.make_key("used"), 3, 7))
+    monkeypatch.setattr(ratelimit, "_scripts_on", lambda url: (lease, ran_then_lost))
+    ratelimit.push_pending_uses()
+    monkeypatch.setattr(ratelimit, "_scripts_on", lambda url: (lease, uses))
+    ratelimit.push_pending_uses()
+
+    assert cache.get("uses") == 3

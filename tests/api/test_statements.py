@@ -3,6 +3,9 @@ prepares them, once per connection; everywhere it fails, and is counted, as any 
 
 from __future__ import annotations
 
+import gc
+import weakref
+
 import psycopg
 import pytest
 from django.db import DatabaseError, connection
@@ -63,6 +66,7 @@ def test_a_refresh_finds_its_key_by_the_one_active_key_index(acme):
     (PostgreSQL's generic plan could not use it; SQLite prepared the statement on every run)."""
     statement = token_sweep._active_key_statement(connection)
 
+    assert statement.count("%s") == 1  # the authentication; the state is no parameter
     assert "one_active_signing_key_per_authentication" in plan(statement, [acme.pk])
 
 
@@ -89,6 +93,36 @@ def test_it_reads_placeholders_as_djangos_own_cursor_does():
         with prepared_cursor(connection) as cursor:
             cursor.execute("SELECT %s + 1, '100%%'", [value])
             assert cursor.fetchone() == (value + 1, "100%")
+
+
+def test_a_statement_run_while_another_is_read_has_a_cursor_of_its_own():
+    """GIVEN rows being read from the prepared cursor WHEN another statement runs on a prepared
+    cursor meanwhile THEN the first one's rows are still there (the kept cursor is not shared)."""
+    with prepared_cursor(connection) as outer:
+        outer.execute("VALUES (1), (2), (3)")
+        assert outer.fetchone() == (1,)
+        with prepared_cursor(connection) as inner:
+            inner.execute("SELECT %s + 1", [41])
+            assert inner.fetchone() == (42,)
+        assert outer.fetchall() == [(2,), (3,)]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the kept cursor is PostgreSQL's")
+def test_a_closed_connection_is_let_go():
+    """GIVEN a connection the kept cursor was made on WHEN it is closed (CONN_MAX_AGE, a
+    dropped connection) and the next statement runs on its successor THEN nothing holds the
+    closed one any more: a process does not keep every connection it ever closed."""
+    with prepared_cursor(connection) as cursor:
+        cursor.execute("SELECT %s + 1", [1])
+    closed = weakref.ref(connection.connection)
+    connection.close()
+    with prepared_cursor(connection) as cursor:
+        cursor.execute("SELECT %s + 1", [2])
+        assert cursor.fetchone() == (3,)
+    gc.collect()
+
+    assert closed() is None
 
 
 def test_its_statements_are_counted_like_any_other():
