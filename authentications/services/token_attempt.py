@@ -29,6 +29,7 @@ from authentications.models import AccessToken, AuditEvent, HttpAuthentication, 
 from authentications.netsuite import assertion, http_exchange, token_request
 from authentications.services import refresh_alerts, token_failures
 from authentications.services.audit_trail import Actor, audit
+from authentications.statements import index_condition_literal, prepared_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -200,12 +201,13 @@ def _locked_statement(connection: BaseDatabaseWrapper) -> str:
         authentication, key, token = HttpAuthentication._meta, SigningKey._meta, AccessToken._meta
         pk = f"a.{quote(authentication.pk.column)}"
         columns = ", ".join(f"a.{quote(field.column)}" for field in _LOCKED_READ)
-        # Names from the models' own metadata, quoted; the values go as parameters.
+        active = index_condition_literal(SigningKey.State.ACTIVE.value)
+        # Names from the models' own metadata, quoted; the id goes as a parameter.
         statement = (
             f"SELECT {columns}, "  # noqa: S608
             f"(SELECT k.{quote(key.pk.column)} FROM {quote(key.db_table)} k "
             f"WHERE k.{quote(key.get_field('authentication').column)} = {pk} "
-            f"AND k.{quote(key.get_field('state').column)} = %s LIMIT 1), "
+            f"AND k.{quote(key.get_field('state').column)} = {active} LIMIT 1), "
             f"(SELECT t.{quote(token.pk.column)} FROM {quote(token.db_table)} t "
             f"WHERE t.{quote(token.get_field('authentication').column)} = {pk} LIMIT 1) "
             f"FROM {quote(authentication.db_table)} a WHERE {pk} = %s"
@@ -221,8 +223,8 @@ def _locked_row(authentication_id: int) -> tuple[HttpAuthentication, int | None,
     rows), with the ids of its active key and of its token (None where there is none)."""
     alias = router.db_for_write(HttpAuthentication)
     connection = connections[alias]
-    with connection.cursor() as cursor:
-        cursor.execute(_locked_statement(connection), [SigningKey.State.ACTIVE.value, authentication_id])
+    with prepared_cursor(connection) as cursor:
+        cursor.execute(_locked_statement(connection), [authentication_id])
         found = cursor.fetchone()
     if found is None:
         raise HttpAuthentication.DoesNotExist("The authentication was deleted.")

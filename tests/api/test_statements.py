@@ -12,7 +12,7 @@ from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
 from authentications.models import SigningKey
-from authentications.services import token_sweep
+from authentications.services import token_attempt, token_sweep
 from authentications.statements import index_condition_literal, prepared_cursor
 from tests.api.consumer import get_token
 
@@ -59,12 +59,17 @@ def plan(statement: str, params: list[int]) -> str:
         return "\n".join(str(row) for row in cursor.fetchall())
 
 
-def test_a_refresh_finds_its_key_by_the_one_active_key_index(acme):
-    """GIVEN the statement a refresh reads its key with WHEN the database plans it once for
-    every run THEN it finds the key through the partial index of active keys: the state is
+@pytest.mark.parametrize(
+    "statement_of",
+    [token_sweep._active_key_statement, token_attempt._locked_statement],
+    ids=["the refresh's key read", "the stored token's locked row"],
+)
+def test_a_refresh_finds_its_key_by_the_one_active_key_index(acme, statement_of):
+    """GIVEN a statement a refresh runs to find the active key WHEN the database plans it once
+    for every run THEN it finds the key through the partial index of active keys: the state is
     written into the statement, so that no value bound later can make the index unusable
     (PostgreSQL's generic plan could not use it; SQLite prepared the statement on every run)."""
-    statement = token_sweep._active_key_statement(connection)
+    statement = statement_of(connection)
 
     assert statement.count("%s") == 1  # the authentication; the state is no parameter
     assert "one_active_signing_key_per_authentication" in plan(statement, [acme.pk])
