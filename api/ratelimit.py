@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import F, Q
@@ -120,6 +121,11 @@ return 0
 """
 
 
+class CountUnavailable(Exception):
+    """Redis, which counts the requests, did not answer: the request can be neither admitted
+    nor refused."""
+
+
 @dataclass
 class _Lease:
     """This process's places in a client's window: how many are left, and whether the window
@@ -157,8 +163,6 @@ def _redis() -> str | None:
 
 @functools.cache
 def _scripts_on(url: str) -> tuple[Any, Any]:
-    import redis
-
     server = redis.Redis.from_url(url)
     return server.register_script(_LEASE), server.register_script(_USES)
 
@@ -187,6 +191,9 @@ def _admit_in_redis(url: str, client: ApiClient, now: datetime, use: Use | None)
     args += [value for (_, _, count, last) in uses for value in (count, last)]
     try:
         leased = int(_scripts_on(url)[0](keys=keys, args=args))
+    except redis.RedisError as error:
+        _lost(pending)
+        raise CountUnavailable(type(error).__name__) from None
     except BaseException:
         _lost(pending)
         raise

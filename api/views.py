@@ -51,6 +51,10 @@ def _last_resort(
         logger.warning("database error in %s: %s", request.path, type(error).__name__)
         detail = "The database is busy; no token could be read or stored. Try again in a few seconds."
         return _error(503, detail, {"Retry-After": str(DATABASE_RETRY_AFTER)})
+    except ratelimit.CountUnavailable as error:
+        logger.warning("the request count in %s is unavailable: %s", request.path, error)
+        detail = "Requests are counted in a cache that is not answering. Try again in a few seconds."
+        return _error(503, detail, {"Retry-After": str(DATABASE_RETRY_AFTER)})
     except Exception as error:
         token_attempt.log_unexpected(f"in {request.path}", error)
         return _error(500, openapi.ERROR_CODES[500][1])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import socket
 import time
 import uuid
 
@@ -243,3 +244,26 @@ def test_uses_whose_reply_was_lost_are_not_counted_again(counted_in_redis, monke
     ratelimit.push_pending_uses()
 
     assert cache.get("uses") == 3
+
+
+def test_a_redis_that_does_not_answer_gets_a_503_not_an_error_page(client, acme, issue, settings):
+    """GIVEN the cache that counts requests on a Redis that is down WHEN a service asks for its
+    token THEN it gets a JSON 503 with Retry-After (try again shortly), not a 500."""
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": f"redis://127.0.0.1:{port}/0",
+        }
+    }
+    settings.NSCONNECT_API_COUNT_IN_CACHE = True
+    key = issue(acme).key
+
+    response = get_token(client, "acme-erp", key)
+
+    assert response.status_code == 503, response.content
+    assert response["Content-Type"] == "application/json"
+    assert response["Retry-After"] == "5"
+    assert "not answering" in response.json()["detail"]
