@@ -29,7 +29,7 @@ from authentications.models import AccessToken, AuditEvent, HttpAuthentication, 
 from authentications.netsuite import assertion, http_exchange, token_request
 from authentications.services import refresh_alerts, token_failures
 from authentications.services.audit_trail import Actor, audit
-from authentications.statements import index_condition_literal, prepared_cursor
+from authentications.statements import index_condition_literal, insert_row, prepared_cursor, update_row
 
 logger = logging.getLogger(__name__)
 
@@ -188,6 +188,8 @@ _LOCKED_READ = [
     if field.name in {"id", *_Signer.FIELDS, "name", "failure_alert_sent", "lease_owner"}
 ]
 _LOCKED_STATEMENTS: dict[tuple[str, bool], str] = {}
+# A stored token is written whole.
+_TOKEN_FIELDS = [field.name for field in AccessToken._meta.concrete_fields if not field.primary_key]
 
 
 def _locked_statement(connection: BaseDatabaseWrapper) -> str:
@@ -269,7 +271,8 @@ def _store(
             expires_at=expires_at,
             signing_key=signing_key,
         )
-        token.save()
+        if current_token_id is None or not update_row(token, _TOKEN_FIELDS):
+            insert_row(token)
         row.last_success_at = now
         row.last_error = row.last_error_kind = ""
         row.failing_since = row.next_attempt_at = None
@@ -279,7 +282,7 @@ def _store(
         if lease_owner and row.lease_owner == lease_owner:  # the row is locked: still ours
             row.lease_owner, row.lease_expires_at = "", None
             fields += ["lease_owner", "lease_expires_at"]
-        row.save(update_fields=fields)
+        update_row(row, fields)
         audit(
             action=AuditEvent.Action.TOKEN_RETRIEVED,
             authentication=row,

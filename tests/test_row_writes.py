@@ -1,0 +1,96 @@
+"""Rows a refresh writes by primary key (authentications.statements.insert_row, update_row):
+what they store is what Model.save() stores, in one statement each."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from authentications.models import AccessToken, AuditEvent, HttpAuthentication
+from authentications.statements import insert_row, update_row
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def acme() -> HttpAuthentication:
+    return HttpAuthentication.objects.create(
+        name="Acme ERP",
+        identifier="acme-erp",
+        jwt_algorithm="ES256",
+        consumer_key="0" * 64,
+        scopes="restlets",
+        token_url="https://1234567.suitetalk.api.netsuite.com/services/rest/auth/oauth2/v1/token",
+    )
+
+
+def test_an_audit_event_is_stored_as_create_stores_it(acme, alice):
+    """GIVEN an audit event with a user, an address and details WHEN it is inserted THEN it has
+    a primary key and its default time, and reads back as one objects.create() made."""
+    fields = {
+        "actor": alice,
+        "actor_label": "alice",
+        "action": AuditEvent.Action.TOKEN_RETRIEVED,
+        "authentication": acme,
+        "authentication_name": acme.name,
+        "ip_address": "2001:db8::1",
+        "details": {"certificate_id": "k" * 43, "nested": {"n": 1}},
+    }
+    before = timezone.now()
+    inserted = AuditEvent(**fields)
+
+    insert_row(inserted)
+    created = AuditEvent.objects.create(**fields)
+
+    assert inserted.pk is not None and inserted.pk != created.pk
+    assert not inserted._state.adding
+    assert before <= inserted.created_at <= created.created_at
+    columns = [
+        "actor",
+        "actor_label",
+        "action",
+        "authentication",
+        "authentication_name",
+        "ip_address",
+        "details",
+    ]
+    stored = AuditEvent.objects.filter(pk__in=[inserted.pk, created.pk]).order_by("pk").values(*columns)
+    assert stored[0] == stored[1]
+
+
+def test_a_token_is_stored_encrypted_and_updated_by_its_key(acme):
+    """GIVEN a token WHEN it is inserted and then written again by its primary key THEN its
+    column holds ciphertext, never the token, and the model reads the newest value; a write
+    to a primary key no row has writes nothing."""
+    now = timezone.now()
+    token = AccessToken(authentication=acme, value="first-token", obtained_at=now, expires_at=now)
+    insert_row(token)
+    token.value, token.expires_at = "second-token", now + dt.timedelta(hours=1)
+
+    assert update_row(token, ["value", "expires_at"]) is True
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT value FROM authentications_accesstoken WHERE id = %s", [token.pk])
+        (column,) = cursor.fetchone()
+    assert "token" not in column
+    stored = AccessToken.objects.get(pk=token.pk)
+    assert (stored.value, stored.expires_at) == ("second-token", now + dt.timedelta(hours=1))
+    missing = AccessToken(pk=token.pk + 1000, authentication=acme, value="x", obtained_at=now, expires_at=now)
+    assert update_row(missing, ["value"]) is False
+    assert not AccessToken.objects.filter(pk=token.pk + 1000).exists()
+
+
+def test_each_write_is_one_statement_and_only_its_fields(acme):
+    """GIVEN an authentication WHEN two of its fields are written THEN one statement ran, and
+    a field not named keeps its stored value though the instance holds another."""
+    acme.last_error, acme.name = "it failed", "Not saved"
+
+    with CaptureQueriesContext(connection) as captured:
+        update_row(acme, ["last_error"])
+
+    assert len(captured.captured_queries) == 1
+    stored = HttpAuthentication.objects.get(pk=acme.pk)
+    assert (stored.last_error, stored.name) == ("it failed", "Acme ERP")
