@@ -191,9 +191,10 @@ def _admit_in_redis(url: str, client: ApiClient, now: datetime, use: Use | None)
     args += [value for (_, _, count, last) in uses for value in (count, last)]
     try:
         leased = int(_scripts_on(url)[0](keys=keys, args=args))
-    except redis.RedisError as error:
+    except (redis.ConnectionError, redis.TimeoutError) as error:
+        # Not answering; a refusal it answers with (a Lua error, OOM) stays an error to look into.
         _lost(pending)
-        raise CountUnavailable(type(error).__name__) from None
+        raise CountUnavailable(str(error)) from error
     except BaseException:
         _lost(pending)
         raise

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import redis
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
@@ -19,6 +21,8 @@ from api import apikeys, ratelimit
 from api.models import ApiClient, ApiUsage
 from authentications.models import AuditEvent, HttpAuthentication
 from authentications.services.audit_trail import Actor, audit, user_of
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -169,9 +173,13 @@ def api_usage_flush_when_due() -> None:
     if now - _last_look < interval:
         return
     _last_look = now
-    # One process in the interval flushes for all.
-    if interval <= 0 or cache.add(_FLUSHED_RECENTLY, 1, timeout=interval):
-        api_usage_flush()
+    # One process in the interval flushes for all. Best effort: a request admitted from its
+    # process's lease is served while the cache does not answer, and a later one flushes.
+    try:
+        if interval <= 0 or cache.add(_FLUSHED_RECENTLY, 1, timeout=interval):
+            api_usage_flush()
+    except (redis.ConnectionError, redis.TimeoutError) as error:
+        logger.warning("uses not flushed to the database: the cache did not answer (%s)", error)
 
 
 def _flush() -> int:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
+import redis
 from django.contrib.auth.decorators import login_not_required
 from django.db import DatabaseError, OperationalError, connection
 from django.http import HttpRequest, JsonResponse
@@ -51,7 +52,7 @@ def _last_resort(
         logger.warning("database error in %s: %s", request.path, type(error).__name__)
         detail = "The database is busy; no token could be read or stored. Try again in a few seconds."
         return _error(503, detail, {"Retry-After": str(DATABASE_RETRY_AFTER)})
-    except ratelimit.CountUnavailable as error:
+    except (ratelimit.CountUnavailable, redis.ConnectionError, redis.TimeoutError) as error:
         logger.warning("the request count in %s is unavailable: %s", request.path, error)
         detail = "Requests are counted in a cache that is not answering. Try again in a few seconds."
         return _error(503, detail, {"Retry-After": str(DATABASE_RETRY_AFTER)})

@@ -171,6 +171,8 @@ def _values(instance: Model, fields: list[Any], connection: BaseDatabaseWrapper,
 def update_row(instance: Model, field_names: Sequence[str]) -> bool:
     """Write these fields of the instance to its row, as `save(update_fields=...)` does but for
     its signals; False if no row has its primary key."""
+    # As save() refuses an unsaved related object (and takes the id of one saved since).
+    instance._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
     connection = _database_of(instance)
     meta = instance._meta
     key = ("update", type(instance), tuple(field_names), connection.vendor)
@@ -195,6 +197,8 @@ def update_row(instance: Model, field_names: Sequence[str]) -> bool:
 def insert_row(instance: Model) -> None:
     """Insert the instance as a new row, as `save()` does but for its signals; its primary key
     is the one it has, or the one the database gives it."""
+    # As save() refuses an unsaved related object (and takes the id of one saved since).
+    instance._prepare_related_fields_for_save(operation_name="save")  # type: ignore[attr-defined]
     connection = _database_of(instance)
     meta = instance._meta
     given = instance.pk is not None

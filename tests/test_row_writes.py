@@ -94,3 +94,38 @@ def test_each_write_is_one_statement_and_only_its_fields(acme):
     assert len(captured.captured_queries) == 1
     stored = HttpAuthentication.objects.get(pk=acme.pk)
     assert (stored.last_error, stored.name) == ("it failed", "Acme ERP")
+
+
+def test_a_given_primary_key_is_the_rows(acme):
+    """GIVEN a token whose row was deleted after its id was read WHEN it is inserted with that
+    id THEN the row has that id (as save() puts back a row by its primary key)."""
+    now = timezone.now()
+    token = AccessToken(pk=424242, authentication=acme, value="token", obtained_at=now, expires_at=now)
+
+    insert_row(token)
+
+    assert AccessToken.objects.get(pk=424242).value == "token"
+
+
+def test_each_list_of_fields_has_its_own_statement(acme):
+    """GIVEN one field of a model written WHEN another field of the same model is written next
+    THEN that one is written, not the first again (statements are kept per list of fields)."""
+    acme.last_error = "first"
+    update_row(acme, ["last_error"])
+    acme.last_error, acme.consecutive_failures = "not written", 7
+
+    update_row(acme, ["consecutive_failures"])
+
+    stored = HttpAuthentication.objects.get(pk=acme.pk)
+    assert (stored.last_error, stored.consecutive_failures) == ("first", 7)
+
+
+def test_an_unsaved_related_row_is_refused_not_stored_as_null(acme):
+    """GIVEN an audit event for an authentication not saved yet WHEN it is inserted THEN it is
+    refused, as save() refuses it, rather than stored without its authentication."""
+    unsaved = HttpAuthentication(name="Unsaved")
+    event = AuditEvent(actor_label="alice", action=AuditEvent.Action.CREATE, authentication=unsaved)
+
+    with pytest.raises(ValueError, match="unsaved related object"):
+        insert_row(event)
+    assert not AuditEvent.objects.exists()

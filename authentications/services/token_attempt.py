@@ -282,7 +282,8 @@ def _store(
         if lease_owner and row.lease_owner == lease_owner:  # the row is locked: still ours
             row.lease_owner, row.lease_expires_at = "", None
             fields += ["lease_owner", "lease_expires_at"]
-        update_row(row, fields)
+        if not update_row(row, fields):  # locked above: gone only if the lock failed
+            raise DatabaseError("The authentication's row was not there to store its status.")
         audit(
             action=AuditEvent.Action.TOKEN_RETRIEVED,
             authentication=row,

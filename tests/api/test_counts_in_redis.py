@@ -267,3 +267,46 @@ def test_a_redis_that_does_not_answer_gets_a_503_not_an_error_page(client, acme,
     assert response["Content-Type"] == "application/json"
     assert response["Retry-After"] == "5"
     assert "not answering" in response.json()["detail"]
+
+
+def test_a_request_admitted_from_a_lease_is_served_while_redis_is_down(
+    client, acme, issue, settings, counted_in_redis, monkeypatch
+):
+    """GIVEN places leased from Redis WHEN Redis stops answering and the uses' flush is due
+    THEN the request is still served from the lease (the flush waits for a later one)."""
+    key = issue(acme).key
+    assert get_token(client, "acme-erp", key).status_code == 200  # leases 9 places
+    location = settings.CACHES["default"]["LOCATION"]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        settings.CACHES = {
+            **settings.CACHES,
+            "default": {
+                **settings.CACHES["default"],
+                "LOCATION": f"redis://127.0.0.1:{probe.getsockname()[1]}/0",
+            },
+        }
+    settings.NSCONNECT_API_USAGE_FLUSH_SECONDS = 10
+    monkeypatch.setattr(services, "_last_look", time.monotonic() - 11)  # the flush is due
+
+    response = get_token(client, "acme-erp", key)
+
+    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": location}}
+    assert response.status_code == 200, response.content
+
+
+def test_an_error_redis_answers_with_is_not_taken_for_an_outage(
+    client, acme, issue, settings, counted_in_redis
+):
+    """GIVEN Redis answering the count with an error (a key of another type here) WHEN a service
+    asks for its token THEN it is an error to look into (500 JSON, logged), not a 503 inviting
+    every client to retry every few seconds for ever."""
+    settings.NSCONNECT_API_RATE_LIMIT = 100
+    issued = issue(acme)
+    with time_machine.travel(MOMENT, tick=False):
+        window = cache.make_key(f"nsconnect:api:rate:{issued.client.pk}:{int(MOMENT.timestamp()) - 10}")
+        redis.Redis.from_url(REDIS_URL).hset(window, "wrong", "type")
+        response = get_token(client, "acme-erp", issued.key)
+
+    assert response.status_code == 500
+    assert response.json()["error"] == "internal_error"
