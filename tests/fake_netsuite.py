@@ -158,14 +158,21 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _serve(self) -> None:
         fake = self.server.fake
-        gauges = (fake.in_flight, *((fake.gauge,) if fake.gauge else ()))
-        for gauge in gauges:
+        self._gauges: tuple[InFlight, ...] = (fake.in_flight, *((fake.gauge,) if fake.gauge else ()))
+        for gauge in self._gauges:
             gauge.enter()
         try:
             fake._handle(self)
         finally:
-            for gauge in gauges:
-                gauge.leave()
+            self.answering()
+
+    def answering(self) -> None:
+        """The request is no longer in flight: called as its answer starts to leave, since the
+        client may send its next request as soon as it has the answer, before this thread
+        would get back here (the benchmark once counted 33 in flight of 32 so)."""
+        for gauge in self._gauges:
+            gauge.leave()
+        self._gauges = ()
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
@@ -801,6 +808,7 @@ class FakeNetSuite:
             for name, value in (extra or {}).items():
                 h.send_header(name, value)
             h.send_header("Content-Length", str(len(body)))
+            h.answering()
             h.end_headers()
             if h.command != "HEAD":
                 view, chunk = memoryview(body), 64 * 1024
