@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import os
 import time
 import uuid
@@ -80,6 +81,9 @@ def session_worker(celery_test_app: Celery, django_db_setup: None, django_db_blo
         with django_db_blocker.unblock():
             worker = stack.enter_context(start_worker(celery_test_app, pool="solo", shutdown_timeout=30))
         yield worker
+    # The worker's thread has ended; its database connection goes with it only when collected,
+    # and until then PostgreSQL refused to drop the test database after the session.
+    gc.collect()
     queue = celery_test_app.conf.task_default_queue
     redis.Redis.from_url(BROKER_URL).delete(f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}")
 
