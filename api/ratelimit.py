@@ -184,11 +184,9 @@ def _admit_in_redis(url: str, client: ApiClient, now: datetime, use: Use | None)
         pending = _take_pending()
     limit = settings.NSCONNECT_API_RATE_LIMIT
     wanted = lease_size(limit)
-    uses = ([own] if own is not None else []) + pending
-    keys = [_batch_key(), window_key]
-    keys += [key for (count_key, last_key, _, _) in uses for key in (count_key, last_key)]
-    args: list[object] = [int(2 * WINDOW.total_seconds()), limit, wanted, int(own is not None)]
-    args += [value for (_, _, count, last) in uses for value in (count, last)]
+    use_keys, use_args = _flattened(([own] if own is not None else []) + pending)
+    keys = [_batch_key(), window_key, *use_keys]
+    args = [int(2 * WINDOW.total_seconds()), limit, wanted, int(own is not None), *use_args]
     try:
         leased = int(_scripts_on(url)[0](keys=keys, args=args))
     except (redis.ConnectionError, redis.TimeoutError) as error:
@@ -204,6 +202,14 @@ def _admit_in_redis(url: str, client: ApiClient, now: datetime, use: Use | None)
         lease.left += max(0, leased - 1)
         lease.spent = lease.spent or leased < wanted
     return None if leased > 0 else _retry_after(window, now)
+
+
+def _flattened(uses: list[tuple[str, str, int, int]]) -> tuple[list[str], list[int]]:
+    """Uses as the scripts take them: their keys in pairs (count, last use), and their values
+    in pairs (how many, when)."""
+    keys = [key for (count_key, last_key, _, _) in uses for key in (count_key, last_key)]
+    values = [value for (_, _, count, last) in uses for value in (count, last)]
+    return keys, values
 
 
 def _batch_key() -> str:
@@ -263,10 +269,9 @@ def push_pending_uses() -> None:
         pending = _take_pending()
     if not pending or url is None:
         return
-    keys = [_batch_key()] + [key for (count_key, last_key, _, _) in pending for key in (count_key, last_key)]
-    args = [value for (_, _, count, last) in pending for value in (count, last)]
+    use_keys, use_args = _flattened(pending)
     try:
-        _scripts_on(url)[1](keys=keys, args=args)
+        _scripts_on(url)[1](keys=[_batch_key(), *use_keys], args=use_args)
     except Exception:  # a timer thread has nobody to raise to
         _lost(pending)
 

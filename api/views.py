@@ -24,8 +24,9 @@ from authentications.services import token_attempt, token_single_flight
 from authentications.web import client_ip
 
 logger = logging.getLogger(__name__)
-# Seconds a client is asked to wait when the database is busy: a lock passes quickly.
-DATABASE_RETRY_AFTER = 5
+# Seconds a client is asked to wait when the database is busy (a lock passes quickly) or the
+# cache that counts requests does not answer.
+BUSY_RETRY_AFTER = 5
 
 
 class Refused(Exception):
@@ -51,11 +52,11 @@ def _last_resort(
     except DatabaseError as error:
         logger.warning("database error in %s: %s", request.path, type(error).__name__)
         detail = "The database is busy; no token could be read or stored. Try again in a few seconds."
-        return _error(503, detail, {"Retry-After": str(DATABASE_RETRY_AFTER)})
+        return _error(503, detail, {"Retry-After": str(BUSY_RETRY_AFTER)})
     except (ratelimit.CountUnavailable, redis.ConnectionError, redis.TimeoutError) as error:
         logger.warning("the request count in %s is unavailable: %s", request.path, error)
         detail = "Requests are counted in a cache that is not answering. Try again in a few seconds."
-        return _error(503, detail, {"Retry-After": str(DATABASE_RETRY_AFTER)})
+        return _error(503, detail, {"Retry-After": str(BUSY_RETRY_AFTER)})
     except Exception as error:
         token_attempt.log_unexpected(f"in {request.path}", error)
         return _error(500, openapi.ERROR_CODES[500][1])

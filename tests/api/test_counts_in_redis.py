@@ -246,16 +246,20 @@ def test_uses_whose_reply_was_lost_are_not_counted_again(counted_in_redis, monke
     assert cache.get("uses") == 3
 
 
+def unanswered_redis_url() -> str:
+    """A Redis URL on a port nobody listens on: a Redis that is down."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"redis://127.0.0.1:{probe.getsockname()[1]}/0"
+
+
 def test_a_redis_that_does_not_answer_gets_a_503_not_an_error_page(client, acme, issue, settings):
     """GIVEN the cache that counts requests on a Redis that is down WHEN a service asks for its
     token THEN it gets a JSON 503 with Retry-After (try again shortly), not a 500."""
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     settings.CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": f"redis://127.0.0.1:{port}/0",
+            "LOCATION": unanswered_redis_url(),
         }
     }
     settings.NSCONNECT_API_COUNT_IN_CACHE = True
@@ -276,22 +280,12 @@ def test_a_request_admitted_from_a_lease_is_served_while_redis_is_down(
     THEN the request is still served from the lease (the flush waits for a later one)."""
     key = issue(acme).key
     assert get_token(client, "acme-erp", key).status_code == 200  # leases 9 places
-    location = settings.CACHES["default"]["LOCATION"]
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        settings.CACHES = {
-            **settings.CACHES,
-            "default": {
-                **settings.CACHES["default"],
-                "LOCATION": f"redis://127.0.0.1:{probe.getsockname()[1]}/0",
-            },
-        }
+    settings.CACHES = {"default": {**settings.CACHES["default"], "LOCATION": unanswered_redis_url()}}
     settings.NSCONNECT_API_USAGE_FLUSH_SECONDS = 10
     monkeypatch.setattr(services, "_last_look", time.monotonic() - 11)  # the flush is due
 
     response = get_token(client, "acme-erp", key)
 
-    settings.CACHES = {**settings.CACHES, "default": {**settings.CACHES["default"], "LOCATION": location}}
     assert response.status_code == 200, response.content
 
 
