@@ -22,7 +22,7 @@ from django.views.decorators.debug import sensitive_variables
 from api.models import ApiClient
 from authentications.fields import DecryptionError, decrypt
 from authentications.models import AccessToken, HttpAuthentication, SigningKey
-from authentications.statements import index_condition_literal, prepared_cursor
+from authentications.statements import index_condition_literal, instance_from_row, prepared_cursor
 
 KEY_START = "nsc_"
 PREFIX_LENGTH = 8
@@ -143,7 +143,7 @@ class _Columns:
         return self.values(row, database)[0]
 
     def instance(self, row: tuple[Any, ...], database: BaseDatabaseWrapper) -> Any:
-        return self.model.from_db(database.alias, self.attnames, self.values(row, database))
+        return instance_from_row(self.model, database.alias, self.attnames, self.values(row, database))
 
 
 def _converters(field: Any, alias: str) -> tuple[Any, tuple[Any, ...]]:

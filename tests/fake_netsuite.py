@@ -1,6 +1,6 @@
 """A fake NetSuite OAuth 2.0 client-credentials token endpoint on a real local server.
 
-It verifies client assertions with jwcrypto (the product signs with PyJWT) by the rules
+It verifies client assertions with jwcrypto (the product writes its JWS as PyJWT does) by the rules
 of NETSUITE.md sections 1-3, scripts failures for the product's tests, serves HTTPS with a
 certificate of its own when asked (FakeNetSuite(tls=True): trusted only by a client told to
 trust certificate_file), and runs by hand as a sandbox with no NetSuite account:

@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from jwcrypto import jwk, jws
 from jwt.exceptions import InvalidKeyError
 
+from authentications import fields
 from authentications.keys import loaded_keys
 from authentications.netsuite import assertion
 from tests import keyfactory
@@ -36,6 +37,37 @@ def test_a_private_key_changed_under_the_same_signing_key_is_never_served_from_t
 
     assert public_der(before) == public_der(first)
     assert public_der(after) == public_der(second)
+    loaded_keys.forget_loaded_key(cache_key)
+
+
+def test_a_stored_ciphertext_is_decrypted_once_and_only_that_ciphertext_is_served(monkeypatch):
+    """GIVEN a private key read as its column stores it (the refresh) WHEN it is signed with
+    again THEN it is not decrypted again; WHEN the column holds another ciphertext under the
+    same signing key id and fingerprint (another key, or the same re-encrypted) THEN that one
+    is decrypted and its own key served."""
+    first, second = keyfactory.private_key("p256", 4), keyfactory.private_key("p256", 5)
+    cache_key = (994, "c" * 64)
+    loaded_keys.forget_loaded_key(cache_key)
+    decrypted = []
+    decrypt = fields.decrypt
+
+    def counted(text: str) -> str:
+        decrypted.append(text)
+        return decrypt(text)
+
+    monkeypatch.setattr(fields, "decrypt", counted)
+    stored_first = fields.encrypt(keyfactory.private_pem(first))
+
+    loaded = loaded_keys.load_stored_ciphertext(cache_key, stored_first)
+    assert loaded_keys.load_stored_ciphertext(cache_key, stored_first) is loaded
+    assert decrypted == [stored_first]
+    assert public_der(loaded) == public_der(first)
+
+    stored_second = fields.encrypt(keyfactory.private_pem(second))
+    assert public_der(loaded_keys.load_stored_ciphertext(cache_key, stored_second)) == public_der(second)
+    reencrypted = fields.encrypt(keyfactory.private_pem(first))
+    assert public_der(loaded_keys.load_stored_ciphertext(cache_key, reencrypted)) == public_der(first)
+    assert decrypted == [stored_first, stored_second, reencrypted]
     loaded_keys.forget_loaded_key(cache_key)
 
 
@@ -113,6 +145,14 @@ def test_an_assertion_is_written_as_pyjwt_writes_one():
     pyjwt = jwt.encode(same_claims, key, algorithm="ES384", headers={"typ": "JWT", "kid": "k" * 43})
 
     assert pyjwt.split(".")[:2] == [header, claims]
+    decoded = jwt.decode(
+        built,
+        key.public_key(),
+        algorithms=["ES384"],
+        audience=credentials.token_url,
+        options={"verify_exp": False},
+    )
+    assert decoded == same_claims
 
 
 @pytest.mark.parametrize(("kind", "algorithm"), [("rsa2048", "ES256"), ("p384", "ES256"), ("p256", "PS256")])

@@ -14,7 +14,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from authentications import tasks
+from authentications import fields, tasks
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication
 from authentications.services import token_single_flight, token_sweep
 from nsconnect.celery import app
@@ -252,7 +252,10 @@ def test_the_key_a_refresh_reads_is_the_active_one_with_its_private_key(authenti
     signing_key = token_sweep.active_key_for_refresh(authentication.pk)
 
     assert signing_key is not None and signing_key.pk == active.pk
-    assert signing_key.private_key == active.private_key
+    # The private key is left unread: its ciphertext, as stored, is what signing opens.
+    assert "private_key" in signing_key.get_deferred_fields()
+    assert signing_key.private_key_ciphertext is not None
+    assert fields.decrypt(signing_key.private_key_ciphertext) == active.private_key
     assert (signing_key.certificate_id, signing_key.fingerprint_sha256) == (
         active.certificate_id,
         active.fingerprint_sha256,

@@ -22,7 +22,7 @@ from authentications import tasks
 from authentications.keys import loaded_keys
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
 from authentications.netsuite import assertion, rest_request, token_request
-from authentications.services import authentication_records, token_single_flight
+from authentications.services import authentication_records, token_single_flight, token_sweep
 from tests import keyfactory
 from tests.api.consumer import get_token
 
@@ -195,6 +195,25 @@ def test_the_worker_records_backs_off_and_alerts_without_a_traceback(
     assert "token refresh failing" in mail.outbox[0].subject
     assert "leaked-secret-value" not in caplog.text
     assert HttpAuthentication.objects.get(pk=acme.pk).failure_alert_sent
+
+
+@pytest.mark.parametrize(("break_it", "kind", "text"), CASES, ids=IDS)
+def test_the_sweep_records_a_record_broken_after_its_key_was_loaded(
+    acme, fake_netsuite, settings, monkeypatch, caplog, break_it, kind, text
+):
+    """GIVEN a record the sweep has refreshed (its key loaded from the stored ciphertext) WHEN
+    the record breaks and its token is due again THEN the sweep's next refresh fails with the
+    reason, recorded, and signs nothing with the key it had loaded."""
+    assert token_sweep.refresh_claimed(acme.pk).startswith("valid until")
+    AccessToken.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    requests_before = len(fake_netsuite.requests)
+    break_it(acme, settings, monkeypatch)
+
+    assert token_sweep.refresh_claimed(acme.pk) == f"failed: {kind}"
+
+    assert_recorded(acme, kind, text)
+    assert len(fake_netsuite.requests) == requests_before
+    assert [record for record in caplog.records if record.exc_info] == []
 
 
 def test_the_form_retrieve_button_shows_an_unforeseen_error(

@@ -1,8 +1,9 @@
 """Stored private keys loaded for signing, without the save-time check, and kept in a small
 in-process cache, so a token request does not parse a PEM (and an RSA key) every time.
 
-An entry serves only the very PEM text it was loaded from (compared by digest), so a key
-that changed or was wiped is never served; entries left unused for LOADED_KEY_IDLE_SECONDS
+An entry serves only the very PEM text it was loaded from (compared by digest), or the very
+ciphertext that PEM was decrypted from under the present encryption keys, so a key that changed
+or was wiped is never served; entries left unused for LOADED_KEY_IDLE_SECONDS
 are dropped, so a process keeps no key long after it stopped signing with it (a rotated key
 is wiped days after its rotation, not hours)."""
 
@@ -12,12 +13,14 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
-from typing import NamedTuple
+from dataclasses import dataclass
 
+from cryptography.fernet import MultiFernet
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from django.views.decorators.debug import sensitive_variables
 
+from authentications import fields
 from authentications.keys import private_keys
 
 LOADED_KEYS_MAX = 256
@@ -25,10 +28,15 @@ LOADED_KEYS_MAX = 256
 LOADED_KEY_IDLE_SECONDS = 2 * 3600
 
 
-class _Loaded(NamedTuple):
+@dataclass(slots=True)
+class _Loaded:
     pem_digest: bytes
     key: private_keys.PrivateKey
     used_at: float
+    # The stored ciphertext the PEM was decrypted from, and the encryption keys that opened it
+    # (None when the PEM came in plain): the same text under the same keys opens to the same PEM.
+    ciphertext: str | None = None
+    opened_with: MultiFernet | None = None
 
 
 # Least recently used first.
@@ -48,7 +56,7 @@ def load_stored_private_key(cache_key: tuple[int, str], pem: str) -> private_key
         _drop_idle(now)
         entry = _LOADED_KEYS.get(cache_key)
         if entry is not None and entry.pem_digest == digest:
-            _LOADED_KEYS[cache_key] = entry._replace(used_at=now)
+            entry.used_at = now
             _LOADED_KEYS.move_to_end(cache_key)
             return entry.key
     loaded = serialization.load_pem_private_key(
@@ -64,6 +72,30 @@ def load_stored_private_key(cache_key: tuple[int, str], pem: str) -> private_key
         _LOADED_KEYS.move_to_end(cache_key)
         while len(_LOADED_KEYS) > LOADED_KEYS_MAX:
             _LOADED_KEYS.popitem(last=False)
+    return loaded
+
+
+@sensitive_variables()
+def load_stored_ciphertext(cache_key: tuple[int, str], ciphertext: str) -> private_keys.PrivateKey:
+    """load_stored_private_key for the private key as its column holds it (encrypted): it is
+    decrypted only when this process has not loaded this very ciphertext under the present
+    NSCONNECT_ENCRYPTION_KEYS. A refresh then neither decrypts (20-40 µs here, as long as a P-256
+    signature) nor makes a copy of the PEM text. Raises DecryptionError as decrypt does.
+    """
+    opener = fields.get_fernet()  # settings changed (a key removed) make another: decrypt again
+    now = time.monotonic()
+    with _LOADED_KEYS_LOCK:
+        _drop_idle(now)
+        entry = _LOADED_KEYS.get(cache_key)
+        if entry is not None and entry.ciphertext == ciphertext and entry.opened_with is opener:
+            entry.used_at = now
+            _LOADED_KEYS.move_to_end(cache_key)
+            return entry.key
+    loaded = load_stored_private_key(cache_key, fields.decrypt(ciphertext))
+    with _LOADED_KEYS_LOCK:
+        entry = _LOADED_KEYS.get(cache_key)
+        if entry is not None and entry.key is loaded:
+            entry.ciphertext, entry.opened_with = ciphertext, opener
     return loaded
 
 

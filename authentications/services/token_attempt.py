@@ -23,13 +23,19 @@ from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
 from authentications.fields import DecryptionError
-from authentications.keys.loaded_keys import load_stored_private_key
+from authentications.keys.loaded_keys import load_stored_ciphertext, load_stored_private_key
 from authentications.keys.private_keys import KeyMaterialError
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication, SigningKey
 from authentications.netsuite import assertion, http_exchange, token_request
 from authentications.services import refresh_alerts, token_failures
 from authentications.services.audit_trail import Actor, audit
-from authentications.statements import index_condition_literal, insert_row, prepared_cursor, update_row
+from authentications.statements import (
+    index_condition_literal,
+    insert_row,
+    instance_from_row,
+    prepared_cursor,
+    update_row,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -78,19 +84,27 @@ def failure_for(
 
 @sensitive_variables()
 def credentials_for(authentication: HttpAuthentication, signing_key: SigningKey) -> assertion.Credentials:
-    """The credentials to sign with; a stored key that cannot be used is a TokenRequestError."""
+    """The credentials to sign with; a stored key that cannot be used is a TokenRequestError.
+
+    The key is read from its ciphertext when the signing key was read so (the refresh), else
+    from its private key (decrypted by its field)."""
+    cache_key = (signing_key.pk, signing_key.fingerprint_sha256)
+    ciphertext = signing_key.private_key_ciphertext
     try:
-        pem = signing_key.private_key
+        # "" is stored as is, not encrypted (EncryptedTextField).
+        stored = ciphertext if ciphertext is not None else signing_key.private_key
+        if not stored.strip():
+            raise http_exchange.TokenRequestError(
+                "no_private_key",
+                f"The signing key {signing_key.certificate_id} has no private key (it was wiped or "
+                f"never stored), so no assertion can be signed. {_NEW_KEY}",
+            )
+        if ciphertext is not None:
+            private_key = load_stored_ciphertext(cache_key, ciphertext)
+        else:
+            private_key = load_stored_private_key(cache_key, stored)
     except DecryptionError:
         raise http_exchange.TokenRequestError("undecryptable", PRIVATE_KEY_UNDECRYPTABLE) from None
-    if not pem.strip():
-        raise http_exchange.TokenRequestError(
-            "no_private_key",
-            f"The signing key {signing_key.certificate_id} has no private key (it was wiped or never "
-            f"stored), so no assertion can be signed. {_NEW_KEY}",
-        )
-    try:
-        private_key = load_stored_private_key((signing_key.pk, signing_key.fingerprint_sha256), pem)
     except KeyMaterialError as error:
         raise http_exchange.TokenRequestError("unusable_key", f"{error} {_NEW_KEY}") from None
     except (ValueError, TypeError, UnsupportedAlgorithm):
@@ -187,6 +201,7 @@ _LOCKED_READ = [
     for field in HttpAuthentication._meta.concrete_fields
     if field.name in {"id", *_Signer.FIELDS, "name", "failure_alert_sent", "lease_owner"}
 ]
+_LOCKED_NAMES = [field.attname for field in _LOCKED_READ]
 _LOCKED_STATEMENTS: dict[tuple[str, bool], str] = {}
 # A stored token is written whole.
 _TOKEN_FIELDS = [field.name for field in AccessToken._meta.concrete_fields if not field.primary_key]
@@ -235,7 +250,7 @@ def _locked_row(authentication_id: int) -> tuple[HttpAuthentication, int | None,
         bool(value) if isinstance(field, BooleanField) else value
         for field, value in zip(_LOCKED_READ, found, strict=False)
     ]
-    row = HttpAuthentication.from_db(alias, [field.attname for field in _LOCKED_READ], values)
+    row = instance_from_row(HttpAuthentication, alias, _LOCKED_NAMES, values)
     return row, found[-2], found[-1]
 
 

@@ -31,7 +31,6 @@ from django.db.models.sql import UpdateQuery
 from django.utils import timezone
 
 from authentications import selectors
-from authentications.fields import DecryptionError
 from authentications.models import HttpAuthentication, SigningKey
 from authentications.netsuite import http_exchange
 from authentications.services import token_attempt
@@ -41,7 +40,7 @@ from authentications.services.token_single_flight import (
     lease_release,
     refresh_scheduled,
 )
-from authentications.statements import index_condition_literal, prepared_cursor
+from authentications.statements import index_condition_literal, instance_from_row, prepared_cursor
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +176,11 @@ def _read_fields(model: type[Model], names: tuple[str, ...]) -> list[Field[Any, 
 
 _KEY_READ = _read_fields(SigningKey, KEY_FIELDS)
 _AUTHENTICATION_READ = _read_fields(HttpAuthentication, AUTHENTICATION_FIELDS)
-_PRIVATE_KEY = SigningKey._meta.get_field("private_key")
+# Where the row holds each, the private key apart: the instance leaves it unread.
+_PRIVATE_KEY_COLUMN = [field.name for field in _KEY_READ].index("private_key")
+_KEY_COLUMNS = [n for n in range(len(_KEY_READ)) if n != _PRIVATE_KEY_COLUMN]
+_KEY_NAMES = [_KEY_READ[n].attname for n in _KEY_COLUMNS]
+_AUTHENTICATION_NAMES = [field.attname for field in _AUTHENTICATION_READ]
 
 
 _STATEMENTS: dict[str, str] = {}
@@ -206,13 +209,15 @@ def _active_key_statement(connection: BaseDatabaseWrapper) -> str:
 
 
 def active_key_for_refresh(authentication_id: int) -> SigningKey | None:
-    """The active key (at most one, by a constraint), with its private key and the few fields
-    of its authentication an attempt reads, in one statement; None if there is none.
+    """The active key (at most one, by a constraint), with its private key's ciphertext and
+    the few fields of its authentication an attempt reads, in one statement; None if there
+    is none.
 
     The same rows as `.select_related("authentication").only(...)`: the columns read are
-    text and integers, which need no conversion on SQLite or PostgreSQL, but for the private
-    key, decrypted by its field. One that does not decrypt is left unread, so that signing
-    fails as this attempt's own, recorded failure."""
+    text and integers, which need no conversion on SQLite or PostgreSQL. The private key is
+    left unread and its ciphertext kept as read (private_key_ciphertext): signing decrypts it
+    only if this process has not loaded it yet, and one that does not decrypt fails as this
+    attempt's own, recorded failure."""
     alias = router.db_for_read(SigningKey)
     connection = connections[alias]
     with prepared_cursor(connection) as cursor:
@@ -220,16 +225,10 @@ def active_key_for_refresh(authentication_id: int) -> SigningKey | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    names = [field.attname for field in _KEY_READ]
-    values = list(row[: len(_KEY_READ)])
-    private_key = names.index("private_key")
-    try:
-        values[private_key] = _PRIVATE_KEY.from_db_value(values[private_key], None, connection)
-    except DecryptionError:
-        del names[private_key], values[private_key]
-    signing_key = SigningKey.from_db(alias, names, values)
-    signing_key.authentication = HttpAuthentication.from_db(
-        alias, [field.attname for field in _AUTHENTICATION_READ], row[len(_KEY_READ) :]
+    signing_key = instance_from_row(SigningKey, alias, _KEY_NAMES, [row[n] for n in _KEY_COLUMNS])
+    signing_key.private_key_ciphertext = row[_PRIVATE_KEY_COLUMN]
+    signing_key.authentication = instance_from_row(
+        HttpAuthentication, alias, _AUTHENTICATION_NAMES, row[len(_KEY_READ) :]
     )
     return signing_key
 

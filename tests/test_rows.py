@@ -1,17 +1,20 @@
-"""Rows a refresh writes by primary key (authentications.statements.insert_row, update_row):
-what they store is what Model.save() stores, in one statement each."""
+"""Rows the hot paths write by primary key (authentications.statements.insert_row, update_row):
+what they store is what Model.save() stores, in one statement each; and instances they build
+from a row they read (instance_from_row): the instance Model.from_db builds."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 from django.db import connection
+from django.db.models.signals import post_init
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from authentications.models import AccessToken, AuditEvent, HttpAuthentication
-from authentications.statements import insert_row, update_row
+from authentications.statements import insert_row, instance_from_row, update_row
 
 pytestmark = pytest.mark.django_db
 
@@ -129,3 +132,45 @@ def test_an_unsaved_related_row_is_refused_not_stored_as_null(acme):
     with pytest.raises(ValueError, match="unsaved related object"):
         insert_row(event)
     assert not AuditEvent.objects.exists()
+
+
+def state(instance: Any) -> tuple[Any, ...]:
+    values = {name: value for name, value in vars(instance).items() if name != "_state"}
+    return type(instance), values, instance._state.db, instance._state.adding, instance.get_deferred_fields()
+
+
+@pytest.mark.parametrize("names", [["id", "name", "token_url"], "all"])
+def test_an_instance_is_the_one_from_db_builds(acme, names):
+    """GIVEN a row read whole or in part WHEN an instance is built from it THEN it holds the
+    same values, database and deferred fields as Model.from_db's, saves as an existing row,
+    and reads a field left unread from the database."""
+    fields = HttpAuthentication._meta.concrete_fields
+    attnames = [field.attname for field in fields] if names == "all" else names
+    values = [getattr(acme, attname) for attname in attnames]
+
+    built = instance_from_row(HttpAuthentication, "default", attnames, values)
+
+    assert state(built) == state(HttpAuthentication.from_db("default", attnames, values))
+    assert built == acme
+    assert built.identifier == "acme-erp"  # read now if it was left unread
+    built.name = "Acme ERP (EU)"
+    built.save(update_fields=["name"])
+    assert HttpAuthentication.objects.get(pk=acme.pk).name == "Acme ERP (EU)"
+
+
+def test_a_model_with_init_receivers_is_built_by_from_db(acme):
+    """GIVEN a post_init receiver for the model WHEN an instance is built from a row THEN the
+    receiver sees it, as it would for any instance the ORM reads."""
+    seen: list[Any] = []
+
+    def receiver(sender: Any, instance: Any, **kwargs: Any) -> None:
+        seen.append(instance)
+
+    post_init.connect(receiver, sender=HttpAuthentication)
+    try:
+        built = instance_from_row(HttpAuthentication, "default", ["id", "name"], [acme.pk, acme.name])
+    finally:
+        post_init.disconnect(receiver, sender=HttpAuthentication)
+
+    assert seen == [built]
+    assert state(built) == state(HttpAuthentication.from_db("default", ["id", "name"], [acme.pk, acme.name]))
