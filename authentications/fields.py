@@ -41,9 +41,10 @@ def encrypt(text: str) -> str:
 
 
 @sensitive_variables()
-def decrypt(token: str) -> str:
+def decrypt(token: str, fernet: MultiFernet | None = None) -> str:
+    """The text of a stored token, opened with `fernet` (the present keys' by default)."""
     try:
-        return get_fernet().decrypt(token.encode("ascii")).decode()
+        return (fernet or get_fernet()).decrypt(token.encode("ascii")).decode()
     except InvalidToken:
         # Say which setting is wrong; never echo the ciphertext.
         raise DecryptionError(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -51,9 +52,9 @@ def test_a_stored_ciphertext_is_decrypted_once_and_only_that_ciphertext_is_serve
     decrypted = []
     decrypt = fields.decrypt
 
-    def counted(text: str) -> str:
+    def counted(text: str, fernet: Any = None) -> str:
         decrypted.append(text)
-        return decrypt(text)
+        return decrypt(text, fernet)
 
     monkeypatch.setattr(fields, "decrypt", counted)
     stored_first = fields.encrypt(keyfactory.private_pem(first))
@@ -71,6 +72,31 @@ def test_a_stored_ciphertext_is_decrypted_once_and_only_that_ciphertext_is_serve
     loaded_keys.forget_loaded_key(cache_key)
 
 
+def test_a_ciphertext_is_served_again_only_under_the_keys_that_opened_it(monkeypatch):
+    """GIVEN the encryption keys changing while a stored key is being loaded WHEN it is loaded
+    THEN it is opened with, and remembered under, the keys read first; under the new ones it
+    is decrypted again, and does not open."""
+    from cryptography.fernet import Fernet, MultiFernet
+
+    opening, other = Fernet.generate_key(), Fernet.generate_key()
+    pem = keyfactory.private_pem(keyfactory.private_key("p256", 6))
+    ciphertext = Fernet(opening).encrypt(pem.encode()).decode()
+    calls = []
+
+    def present_keys() -> MultiFernet:  # the opening keys first, another list from then on
+        calls.append(1)
+        return MultiFernet([Fernet(opening if len(calls) == 1 else other)])
+
+    monkeypatch.setattr(fields, "get_fernet", present_keys)
+    cache_key = (995, "b" * 64)
+    loaded_keys.forget_loaded_key(cache_key)
+
+    assert loaded_keys.load_stored_ciphertext(cache_key, ciphertext) is not None
+    with pytest.raises(fields.DecryptionError):
+        loaded_keys.load_stored_ciphertext(cache_key, ciphertext)
+    loaded_keys.forget_loaded_key(cache_key)
+
+
 def test_a_loaded_key_left_unused_is_dropped(monkeypatch):
     """GIVEN a private key loaded for signing WHEN it is not used for LOADED_KEY_IDLE_SECONDS
     THEN the process no longer keeps it: the next request loads it again from the stored
@@ -83,7 +109,8 @@ def test_a_loaded_key_left_unused_is_dropped(monkeypatch):
 
     clock[0] += loaded_keys.LOADED_KEY_IDLE_SECONDS - 1
     assert loaded_keys.load_stored_private_key(cache_key, pem) is loaded  # in use: kept
-    clock[0] += loaded_keys.LOADED_KEY_IDLE_SECONDS
+    # A second over: exactly the limit later is a float subtraction a hair under it, at times.
+    clock[0] += loaded_keys.LOADED_KEY_IDLE_SECONDS + 1
     assert loaded_keys.load_stored_private_key((993, "d" * 64), pem) is not loaded  # another key's use
     assert loaded_keys.load_stored_private_key(cache_key, pem) is not loaded
     loaded_keys.forget_loaded_key(cache_key)

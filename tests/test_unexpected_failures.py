@@ -56,6 +56,10 @@ def private_key_wiped(authentication: HttpAuthentication, settings: Any, monkeyp
     _active(authentication).update(private_key="")
 
 
+def private_key_blank(authentication: HttpAuthentication, settings: Any, monkeypatch: Any) -> None:
+    _store_private_key(authentication, "   \n")  # encrypted as any text: only a blank once decrypted
+
+
 def private_key_not_for_netsuite(authentication: HttpAuthentication, settings: Any, monkeypatch: Any) -> None:
     _store_private_key(authentication, keyfactory.private_pem(keyfactory.private_key("ed25519")))
 
@@ -75,6 +79,7 @@ Break = Callable[[HttpAuthentication, Any, Any], None]
 CASES: list[tuple[Break, str, str]] = [
     (encryption_key_removed, "undecryptable", "cannot be decrypted with NSCONNECT_ENCRYPTION_KEYS"),
     (private_key_wiped, "no_private_key", "has no private key (it was wiped or never stored)"),
+    (private_key_blank, "no_private_key", "has no private key (it was wiped or never stored)"),
     (private_key_not_for_netsuite, "unusable_key", "The stored private key is an Ed25519 key"),
     (private_key_damaged, "unusable_key", "The stored private key is damaged"),
     (something_unforeseen, "internal", "unexpected error (RuntimeError)"),

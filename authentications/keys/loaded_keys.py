@@ -76,12 +76,15 @@ def load_stored_private_key(cache_key: tuple[int, str], pem: str) -> private_key
 
 
 @sensitive_variables()
-def load_stored_ciphertext(cache_key: tuple[int, str], ciphertext: str) -> private_keys.PrivateKey:
-    """load_stored_private_key for the private key as its column holds it (encrypted): it is
-    decrypted only when this process has not loaded this very ciphertext under the present
-    NSCONNECT_ENCRYPTION_KEYS. A refresh then neither decrypts (20-40 µs here, as long as a P-256
-    signature) nor makes a copy of the PEM text. Raises DecryptionError as decrypt does.
+def load_stored_ciphertext(cache_key: tuple[int, str], ciphertext: str) -> private_keys.PrivateKey | None:
+    """load_stored_private_key for the private key as its column holds it (encrypted), None if
+    it holds no key (empty, or blank once decrypted). It is decrypted only when this process
+    has not loaded this very ciphertext under the present NSCONNECT_ENCRYPTION_KEYS: a refresh
+    then neither decrypts (20-40 µs here, as long as a P-256 signature) nor makes a copy of the
+    PEM text. Raises DecryptionError as decrypt does.
     """
+    if not ciphertext:  # "" is stored as is (EncryptedTextField)
+        return None
     opener = fields.get_fernet()  # settings changed (a key removed) make another: decrypt again
     now = time.monotonic()
     with _LOADED_KEYS_LOCK:
@@ -91,7 +94,10 @@ def load_stored_ciphertext(cache_key: tuple[int, str], ciphertext: str) -> priva
             entry.used_at = now
             _LOADED_KEYS.move_to_end(cache_key)
             return entry.key
-    loaded = load_stored_private_key(cache_key, fields.decrypt(ciphertext))
+    pem = fields.decrypt(ciphertext, opener)
+    if not pem.strip():
+        return None
+    loaded = load_stored_private_key(cache_key, pem)
     with _LOADED_KEYS_LOCK:
         entry = _LOADED_KEYS.get(cache_key)
         if entry is not None and entry.key is loaded:

@@ -91,18 +91,11 @@ def credentials_for(authentication: HttpAuthentication, signing_key: SigningKey)
     cache_key = (signing_key.pk, signing_key.fingerprint_sha256)
     ciphertext = signing_key.private_key_ciphertext
     try:
-        # "" is stored as is, not encrypted (EncryptedTextField).
-        stored = ciphertext if ciphertext is not None else signing_key.private_key
-        if not stored.strip():
-            raise http_exchange.TokenRequestError(
-                "no_private_key",
-                f"The signing key {signing_key.certificate_id} has no private key (it was wiped or "
-                f"never stored), so no assertion can be signed. {_NEW_KEY}",
-            )
         if ciphertext is not None:
             private_key = load_stored_ciphertext(cache_key, ciphertext)
         else:
-            private_key = load_stored_private_key(cache_key, stored)
+            pem = signing_key.private_key
+            private_key = load_stored_private_key(cache_key, pem) if pem.strip() else None
     except DecryptionError:
         raise http_exchange.TokenRequestError("undecryptable", PRIVATE_KEY_UNDECRYPTABLE) from None
     except KeyMaterialError as error:
@@ -111,6 +104,12 @@ def credentials_for(authentication: HttpAuthentication, signing_key: SigningKey)
         raise http_exchange.TokenRequestError(
             "unusable_key", f"The stored private key is damaged and cannot be loaded. {_NEW_KEY}"
         ) from None
+    if private_key is None:
+        raise http_exchange.TokenRequestError(
+            "no_private_key",
+            f"The signing key {signing_key.certificate_id} has no private key (it was wiped or never "
+            f"stored), so no assertion can be signed. {_NEW_KEY}",
+        )
     return assertion.Credentials(
         consumer_key=authentication.consumer_key,
         certificate_id=signing_key.certificate_id,
