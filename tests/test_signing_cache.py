@@ -97,6 +97,42 @@ def test_a_ciphertext_is_served_again_only_under_the_keys_that_opened_it(monkeyp
     loaded_keys.forget_loaded_key(cache_key)
 
 
+@pytest.mark.django_db
+def test_a_token_retrieved_on_demand_reads_its_key_in_one_statement_and_decrypts_it_once(
+    register, create_authentication, monkeypatch
+):
+    """GIVEN a saved authentication WHEN its token is retrieved twice on demand (the token
+    API's refresh, the Retrieve button) THEN each attempt reads the key, its private key
+    included, in one statement, and the private key is decrypted by the first only."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from authentications.services import token_attempt
+
+    authentication = create_authentication(register("p256"))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT private_key FROM authentications_signingkey WHERE authentication_id = %s",
+            [authentication.pk],
+        )
+        (ciphertext,) = cursor.fetchone()
+    decrypted: list[str] = []
+    decrypt = fields.decrypt
+
+    def counted(text: str, fernet: Any = None) -> str:
+        decrypted.append(text)
+        return decrypt(text, fernet)
+
+    monkeypatch.setattr(fields, "decrypt", counted)
+    for attempt in range(2):
+        with CaptureQueriesContext(connection) as queries:
+            token_attempt.token_retrieve(authentication=authentication, actor="test")
+        reading = [query["sql"] for query in queries if '"private_key"' in query["sql"]]
+        assert len(reading) == 1 and '"certificate_id"' in reading[0], attempt
+
+    assert decrypted.count(ciphertext) == 1
+
+
 def test_a_loaded_key_left_unused_is_dropped(monkeypatch):
     """GIVEN a private key loaded for signing WHEN it is not used for LOADED_KEY_IDLE_SECONDS
     THEN the process no longer keeps it: the next request loads it again from the stored

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 from cryptography.exceptions import UnsupportedAlgorithm
 from django.db import DatabaseError, connections, router, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import BooleanField
+from django.db.models import BooleanField, ExpressionWrapper, F, TextField
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
@@ -79,6 +79,20 @@ def failure_for(
     return http_exchange.TokenRequestError(
         "internal",
         f"nsconnect met an unexpected error ({type(error).__name__}) {what}; the server log has the details.",
+    )
+
+
+def active_key_to_sign_with(authentication: HttpAuthentication) -> SigningKey | None:
+    """The active key, its private key left unread but for its ciphertext as stored
+    (private_key_ciphertext), in one statement: signing decrypts it only if this process has
+    not loaded it yet, and a key that no longer decrypts fails as the attempt's own failure,
+    with its Certificate ID known."""
+    return (
+        authentication.signing_keys.filter(state=SigningKey.State.ACTIVE)
+        .defer("private_key")
+        # The column as stored: read as plain text, the field does not decrypt it.
+        .annotate(private_key_ciphertext=ExpressionWrapper(F("private_key"), output_field=TextField()))  # type: ignore[no-redef]
+        .first()
     )
 
 
@@ -168,10 +182,8 @@ def token_retrieve(
     """
     now = timezone.now()
     try:
-        # active_key() leaves the private key unread until signing, so that a key that no
-        # longer decrypts is a failure of this attempt, with its Certificate ID known.
         if signing_key is _UNREAD:
-            signing_key = authentication.active_key()
+            signing_key = active_key_to_sign_with(authentication)
         signer = _Signer.of(authentication, signing_key.pk if signing_key else None)
         if signing_key is None:
             raise http_exchange.TokenRequestError("no_key", "This authentication has no active signing key.")
