@@ -176,9 +176,10 @@ class SigningKey(models.Model):
     )
     certificate_id = models.CharField("certificate ID", max_length=255, blank=True)
     private_key = EncryptedTextField(blank=True)
-    # Not a field: the private key's column as stored (its ciphertext), set by a reader that
-    # leaves private_key unread (the scheduled refresh); signing decrypts it only when this
-    # process has not loaded that very ciphertext (loaded_keys.load_stored_ciphertext).
+    # Not a field: the private key's column as stored (its ciphertext), set by the readers
+    # that leave private_key unread to sign (the scheduled refresh, token_attempt's on-demand
+    # read); signing decrypts it only when this process has not loaded that very ciphertext
+    # (loaded_keys.load_stored_ciphertext).
     private_key_ciphertext: str | None = None
     certificate_pem = models.TextField("certificate")
     key_type = models.CharField(max_length=3)  # "RSA" or "EC"

@@ -101,13 +101,16 @@ def test_a_ciphertext_is_served_again_only_under_the_keys_that_opened_it(monkeyp
 def test_a_token_retrieved_on_demand_reads_its_key_in_one_statement_and_decrypts_it_once(
     register, create_authentication, monkeypatch
 ):
-    """GIVEN a saved authentication WHEN its token is retrieved twice on demand (the token
-    API's refresh, the Retrieve button) THEN each attempt reads the key, its private key
-    included, in one statement, and the private key is decrypted by the first only."""
+    """GIVEN a saved authentication WHEN its token is retrieved twice on demand, through the
+    single flight the token API and the Retrieve button use THEN each attempt reads the key,
+    its private key included, in one statement, and the private key is decrypted by the
+    first only."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
 
-    from authentications.services import token_attempt
+    from authentications.models import AccessToken
+    from authentications.services import token_single_flight
 
     authentication = create_authentication(register("p256"))
     with connection.cursor() as cursor:
@@ -125,8 +128,9 @@ def test_a_token_retrieved_on_demand_reads_its_key_in_one_statement_and_decrypts
 
     monkeypatch.setattr(fields, "decrypt", counted)
     for attempt in range(2):
+        AccessToken.objects.update(expires_at=timezone.now() - dt.timedelta(seconds=1))
         with CaptureQueriesContext(connection) as queries:
-            token_attempt.token_retrieve(authentication=authentication, actor="test")
+            token_single_flight.token_get(authentication=authentication, actor="test")
         reading = [query["sql"] for query in queries if '"private_key"' in query["sql"]]
         assert len(reading) == 1 and '"certificate_id"' in reading[0], attempt
 

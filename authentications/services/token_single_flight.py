@@ -36,7 +36,7 @@ from django.views.decorators.debug import sensitive_variables
 
 from authentications import selectors
 from authentications.fields import DecryptionError
-from authentications.models import AccessToken, HttpAuthentication, SigningKey
+from authentications.models import AccessToken, HttpAuthentication
 from authentications.netsuite import http_exchange, token_urls
 from authentications.services import token_attempt
 from authentications.services.audit_trail import Actor
@@ -367,13 +367,14 @@ def _token_as_holder(
             raise http_exchange.TokenRequestError("disabled", DISABLED)
         if authentication.consecutive_failures > failures_before and authentication.last_error:
             raise http_exchange.TokenRequestError(authentication.last_error_kind, authentication.last_error)
-        # The statements here delay every caller waiting: the key is read with its private key
-        # (not a second query to sign), and storing the token frees the lease in its own UPDATE.
+        # The statements here delay every caller waiting: the key is read with its private key's
+        # ciphertext (not a second query to sign; decrypted once per process), and storing the
+        # token frees the lease in its own UPDATE.
         token = token_attempt.token_retrieve(
             authentication=authentication,
             actor=actor,
             ip_address=ip_address,
-            signing_key=_active_key_to_sign(pk),
+            signing_key=token_attempt.active_key_to_sign_with(authentication),
             lease_owner=owner,
         )
         released = True
@@ -382,15 +383,6 @@ def _token_as_holder(
         if not released:
             lease_release(pk, owner)
         _announce_release(pk)
-
-
-def _active_key_to_sign(authentication_id: int) -> SigningKey | None:
-    keys = SigningKey.objects.filter(authentication_id=authentication_id, state=SigningKey.State.ACTIVE)
-    try:
-        return keys.first()
-    except DecryptionError:
-        # Read again without it: signing then fails as this attempt's own, recorded failure.
-        return keys.defer("private_key").first()
 
 
 @dataclass(frozen=True)
